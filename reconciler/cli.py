@@ -1,0 +1,291 @@
+"""The `orch` command line: parse arguments, call the loop, render text or JSON. Nothing else.
+
+Imports are lazy: each command loads only what its path needs, so `orch plan` on a
+converged project never imports deepdiff, GitPython or libtmux.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from reconciler.errors import UserError
+
+EXAMPLES = """\
+examples:
+  orch validate orch.yaml                 check a manifest, every mistake with file:line:col
+  orch plan orch.yaml                     what apply would change (+ add, ~ change, -/+ replace, - destroy)
+  orch apply orch.yaml                    converge tmux to the manifest once
+  orch status                             every project and agent; -o json for scripts
+  orch send shop/dev "run the tests"      type a message into an agent and check it was submitted
+  orch events shop --follow               the audit log, as it grows
+  orch destroy shop --yes                 kill the project's agents (worktrees with work are kept)
+
+environment:
+  ORCH_HOME          where orch keeps its state (default $XDG_STATE_HOME/orch or ~/.local/state/orch)
+  ORCH_TMUX_SOCKET   tmux server to use (tmux -L NAME); default: your default tmux server
+"""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
+                        help="orch's state folder (env ORCH_HOME)")
+    common.add_argument("--tmux-socket", default=argparse.SUPPRESS, metavar="NAME",
+                        help="tmux server socket name, as tmux -L (env ORCH_TMUX_SOCKET)")
+    common.add_argument("-o", "--output", choices=("text", "json"), default=argparse.SUPPRESS,
+                        help="output format (default text)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="orch", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="orch keeps teams of AI coding agents running in tmux, declaratively.",
+        epilog=EXAMPLES,
+    )
+    parser.add_argument("--version", action="version", version="orch 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help: str, epilog: str = "") -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help, description=help, epilog=epilog,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = command("validate", "check manifests; exit 1 with file:line:col lines for every mistake",
+                "example:\n  orch validate orch.yaml other.yaml")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = command("plan", "show the actions apply would take, and why",
+                "exit codes: 0 ok (with --detailed-exitcode: nothing to do), 1 error, 2 changes\n"
+                "example:\n  orch plan orch.yaml --detailed-exitcode")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+
+    p = command("apply", "converge tmux to the manifest once and register the project",
+                "example:\n  orch apply examples/quickstart/orch.yaml")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S",
+                   help="seconds to wait for another orch working on the project (default 60)")
+
+    p = command("destroy", "kill the project's agents and forget its schedules",
+                "example:\n  orch destroy shop --yes")
+    p.add_argument("target", metavar="FILE|NAME")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S")
+
+    p = command("status", "projects, agents, liveness and restarts",
+                "examples:\n  orch status\n  orch status shop -o json")
+    p.add_argument("name", nargs="?", metavar="NAME")
+
+    p = command("send", "deliver a message to an agent and verify it was submitted",
+                "AGENT is project/agent, or agent with -p PROJECT, or nothing inside an agent's window\n"
+                "(then the text is the only argument). TEXT '-' reads the message from stdin.\n"
+                "examples:\n  orch send shop/dev \"please rebase and run the tests\"\n"
+                "  orch send -p shop dev - < note.txt")
+    p.add_argument("words", nargs="+", metavar="[AGENT] TEXT")
+    p.add_argument("-p", "--project", metavar="PROJECT")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="how long to wait for the agent's input line to be free (default 30)")
+
+    p = command("events", "print the audit log (one JSON object a line with -o json)",
+                "examples:\n  orch events shop\n  orch events --follow -o json")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="last N events (default 50)")
+
+    command("schema", "print the manifest's JSON Schema")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from reconciler.home import resolve_home
+
+    args.output = getattr(args, "output", "text")
+    args.home = resolve_home(getattr(args, "home", None))
+    args.tmux_socket = getattr(args, "tmux_socket", None) or os.environ.get("ORCH_TMUX_SOCKET") or None
+    try:
+        handler = globals()["cmd_" + args.command]
+        return handler(args)
+    except UserError as err:
+        _error(args, str(err), getattr(err, "exit_code", 1))
+        return getattr(err, "exit_code", 1)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _error(args: argparse.Namespace, message: str, code: int) -> None:
+    if args.output == "json":
+        print(json.dumps({"error": message, "exit_code": code}))
+    else:
+        for line in message.splitlines():
+            print(f"orch: error: {line}" if not line.startswith(("/", ".")) else line, file=sys.stderr)
+
+
+def _context(args: argparse.Namespace, lock_timeout: float = 60.0):
+    from reconciler.loop import Context
+
+    progress = (lambda message: print(f"  … {message}", file=sys.stderr, flush=True)) if (
+        sys.stderr.isatty() and args.output == "text") else (lambda message: None)
+    return Context(home=args.home, socket=args.tmux_socket, lock_timeout=lock_timeout, progress=progress)
+
+
+def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
+    if args.output == "json":
+        print(json.dumps(document, indent=2))
+    else:
+        print(text)
+
+
+def _warn(ctx) -> None:
+    from reconciler.state.store import warn
+
+    warn(ctx.notices)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from reconciler.manifest.loader import ManifestError, load_manifest
+
+    results, failed = [], False
+    for file in args.files:
+        try:
+            loaded = load_manifest(file)
+            results.append({"file": file, "ok": True, "project": loaded.manifest.metadata.name,
+                            "agents": len(loaded.manifest.spec.agents), "errors": []})
+        except ManifestError as err:
+            failed = True
+            results.append({"file": file, "ok": False, "errors": [
+                {"line": d.line, "column": d.column, "path": d.path, "message": d.message}
+                for d in err.diagnostics]})
+            if args.output == "text":
+                print(err, file=sys.stderr)
+    if args.output == "json":
+        print(json.dumps({"manifests": results}, indent=2))
+    else:
+        for result in results:
+            if result["ok"]:
+                print(f"{result['file']}: ok (project {result['project']}, {result['agents']} agents)")
+    return 1 if failed else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from reconciler.manifest.schema import schema_text
+
+    print(schema_text(), end="")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from reconciler.loop import plan_for
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.render import plan_document, plan_text
+
+    ctx = _context(args)
+    desired, plan = plan_for(ctx, load_manifest(args.file))
+    _warn(ctx)
+    _emit(args, plan_document(plan), plan_text(plan, desired))
+    if plan.problems:
+        return 1
+    return 2 if args.detailed_exitcode and plan.actions else 0
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from reconciler.loop import converge
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.render import outcomes_document, outcomes_text
+
+    loaded = load_manifest(args.file)
+    ctx = _context(args, args.lock_timeout)
+    outcomes = converge(ctx, loaded)
+    _warn(ctx)
+    name = loaded.manifest.metadata.name
+    _emit(args, outcomes_document(name, outcomes), outcomes_text(name, outcomes))
+    return 1 if any(not o.ok for o in outcomes) else 0
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reconciler.loop import destroy
+    from reconciler.render import outcomes_document, outcomes_text
+
+    name = args.target
+    if Path(args.target).is_file():
+        from reconciler.manifest.loader import load_manifest
+
+        name = load_manifest(args.target).manifest.metadata.name
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError(f"refusing to destroy {name!r} without confirmation: add --yes")
+        answer = input(f"Destroy project {name!r}: kill its agents' windows and processes? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing destroyed")
+            return 1
+    ctx = _context(args, args.lock_timeout)
+    outcomes = destroy(ctx, name)
+    _warn(ctx)
+    _emit(args, outcomes_document(name, outcomes), outcomes_text(name, outcomes, destroyed=True))
+    return 1 if any(not o.ok for o in outcomes) else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from reconciler.render import status_text
+    from reconciler.status import collect_status
+
+    ctx = _context(args)
+    document = collect_status(ctx, args.name)
+    _emit(args, document, status_text(document))
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from reconciler.send import resolve_agent, send_text
+
+    words = list(args.words)
+    inside = os.environ.get("ORCH_AGENT") and os.environ.get("ORCH_PROJECT")
+    if len(words) == 1 and not inside:
+        raise UserError("give the agent and the text: orch send PROJECT/AGENT TEXT")
+    address = None if len(words) == 1 else words.pop(0)
+    text = " ".join(words)
+    if text == "-":
+        text = sys.stdin.read()
+    project, agent = resolve_agent(address, args.project)
+    ctx = _context(args)
+    result = send_text(ctx, project, agent, text, ready_timeout=args.timeout)
+    document = {"project": project, "agent": agent, "delivered": result.ok, "reason": result.reason,
+                "enters": result.enters}
+    if not result.ok:
+        raise UserError(f"{project}/{agent}: not delivered: {result.reason}")
+    _emit(args, document, f"delivered to {project}/{agent}")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from reconciler.render import event_line
+
+    ctx = _context(args)
+    store = ctx.store()
+    events = store.events(args.name, limit=args.limit)
+    for event in events:
+        print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
+    if args.follow:
+        for event in store.follow_events(args.name, events[-1].id if events else 0):
+            print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Deliver a text into an agent's input box so that it is submitted exactly once.
+
+The text goes in as a bracketed paste (load-buffer + paste-buffer -p: multi-line safe,
+nothing interpreted as keys); after a short settle a separate Enter; then the screen must
+show that the text left the input line, and Enter is retried a bounded number of times.
+Before pasting we wait while the pane is in copy mode (left with `cancel`, never Escape),
+while a menu or dialog is open, and while someone else's text sits in the input line.
+One delivery at a time per agent, across processes, through a lock under ORCH_HOME.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.observe.screen import Screen, input_ready, menu_open, pending_input, submitted
+from reconciler.tmux import Tmux
+
+POLL_S = 0.03
+SETTLE_S = 0.15
+VERIFY_S = 1.5
+ENTER_ATTEMPTS = 3
+STABLE_S = 1.5  # an unrecognised screen that stays still this long is taken as ready
+
+
+@dataclass(frozen=True)
+class Delivery:
+    ok: bool
+    reason: str
+    enters: int = 0
+
+
+def snapshot(tmux: Tmux, pane_id: str) -> Screen | None:
+    """The pane's visible screen, cursor and mode in one tmux process; None if the pane is gone."""
+    result = tmux.run(
+        ["display-message", "-p", "-t", pane_id, "#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}"],
+        ["capture-pane", "-p", "-t", pane_id],
+        check=False,
+    )
+    if result.returncode != 0:
+        return None
+    head, _, body = result.stdout.partition("\n")
+    dead, in_mode, cursor_x, cursor_y = (head.split("\t") + ["0"] * 4)[:4]
+    return Screen(
+        lines=tuple(body.split("\n")[:-1] if body.endswith("\n") else body.split("\n")),
+        cursor_x=int(cursor_x or 0),
+        cursor_y=int(cursor_y or 0),
+        dead=dead == "1",
+        in_mode=in_mode == "1",
+    )
+
+
+def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen | None, str]:
+    """Poll until the input line is empty and nothing blocks it; (screen, '') or (None, why not)."""
+    deadline = time.monotonic() + timeout
+    last_text, stable_since = None, time.monotonic()
+    why = "the agent did not show its prompt"
+    while True:
+        screen = snapshot(tmux, pane_id)
+        if screen is None:
+            return None, "the agent's pane is gone"
+        if screen.dead:
+            return None, "the agent is not running"
+        if screen.in_mode:
+            tmux.run(["send-keys", "-X", "-t", pane_id, "cancel"], check=False)
+            why = "the pane stayed in copy mode"
+        elif menu_open(screen):
+            why = "a menu or dialog is open in the agent"
+        elif input_ready(screen):
+            return screen, ""
+        elif pending_input(screen):
+            why = "someone is typing in the agent's input line"
+        else:
+            text = "\n".join(screen.lines)
+            if text != last_text:
+                last_text, stable_since = text, time.monotonic()
+            elif text.strip() and time.monotonic() - stable_since >= STABLE_S:
+                return screen, ""
+        if time.monotonic() >= deadline:
+            return None, why
+        time.sleep(POLL_S)
+
+
+def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, ready_timeout: float = 15.0,
+            lock_timeout: float = 120.0) -> Delivery:
+    """Paste `text` into the pane, press Enter, and confirm from the screen that it was submitted."""
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(lock_file, timeout=lock_timeout, mode=0o600):
+            return _deliver_locked(tmux, pane_id, text, ready_timeout)
+    except Timeout:
+        return Delivery(False, f"another delivery to this agent held {lock_file} for {lock_timeout:.0f}s")
+
+
+def _deliver_locked(tmux: Tmux, pane_id: str, text: str, ready_timeout: float) -> Delivery:
+    before, why = wait_until_ready(tmux, pane_id, ready_timeout)
+    if before is None:
+        return Delivery(False, why)
+    buffer = "orch-" + secrets.token_hex(6)
+    pasted = tmux.run(
+        ["load-buffer", "-b", buffer, "-"],
+        ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id],
+        input=text, check=False,
+    )
+    if pasted.returncode != 0:
+        tmux.run(["delete-buffer", "-b", buffer], check=False)
+        return Delivery(False, f"tmux could not paste: {pasted.stderr.strip()}")
+    after = _wait_for_change(tmux, pane_id, before)
+    if after is None:
+        return Delivery(False, "the agent's pane went away during the paste")
+    time.sleep(SETTLE_S)
+    for enter in range(1, ENTER_ATTEMPTS + 1):
+        tmux.run(["send-keys", "-t", pane_id, "Enter"], check=False)
+        deadline = time.monotonic() + VERIFY_S
+        while time.monotonic() < deadline:
+            now = snapshot(tmux, pane_id)
+            if now is None or now.dead:
+                return Delivery(False, "the agent exited during delivery", enter)
+            if submitted(after, now):
+                return Delivery(True, "submitted", enter)
+            time.sleep(POLL_S)
+    return Delivery(False, f"the text stayed in the input line after {ENTER_ATTEMPTS} Enter presses", ENTER_ATTEMPTS)
+
+
+def _wait_for_change(tmux: Tmux, pane_id: str, before: Screen, timeout: float = 2.0) -> Screen | None:
+    """The screen once the paste shows up (or the last one seen, if the agent does not echo)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = snapshot(tmux, pane_id)
+        if screen is None or screen.lines != before.lines or time.monotonic() >= deadline:
+            return screen
+        time.sleep(POLL_S)

@@ -1,0 +1,181 @@
+"""Carry out tmux actions: small, idempotent steps, each recorded as an event.
+
+All window creations of one plan go to tmux as one chained command (one process for ten
+windows). Removals end the agent's whole process tree first. One failing action never stops
+the others: each outcome is reported separately.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.execute.delivery import deliver
+from reconciler.execute.processes import terminate_tree
+from reconciler.model import (
+    Action, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject,
+    KillWindow, ObservedPane, Plan, ReplaceAgent, RestartAgent,
+)
+from reconciler.state.store import Store
+from reconciler.tmux import Command, Tmux, TmuxError, escape_format
+
+WINDOW_WIDTH, WINDOW_HEIGHT = "220", "50"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    ok: bool
+    message: str
+
+
+def launch_args(project: DesiredProject, agent: DesiredAgent) -> list[str]:
+    """-n/-c/-e options and the command for new-session, new-window and respawn-pane."""
+    args = ["-c", escape_format(agent.cwd)]
+    for key, value in project.launch_env(agent):
+        args += ["-e", f"{key}={value}"]
+    return args + [agent.command]
+
+
+def mark_window(project: str, agent: DesiredAgent, target: str) -> list[Command]:
+    """Ownership marks and remain-on-exit (so an exit status is kept) on the window at `target`."""
+    return [
+        ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
+        ["set-option", "-w", "-t", target, "@orch_project", project],
+        ["set-option", "-w", "-t", target, "@orch_agent", agent.name],
+        ["set-option", "-w", "-t", target, "@orch_spec", agent.spec_hash],
+    ]
+
+
+class TmuxExecutor:
+    def __init__(self, tmux: Tmux, store: Store, home: Path):
+        self.tmux = tmux
+        self.store = store
+        self.home = home
+
+    def execute(self, plan: Plan, desired: DesiredProject | None) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        creations = [a for a in plan.actions if isinstance(a, (CreateSession, CreateWindow))]
+        if creations and desired is not None:
+            outcomes += self._create(creations, desired)
+        for action in plan.actions:
+            if isinstance(action, (CreateSession, CreateWindow)):
+                continue
+            try:
+                outcomes.append(self._one(action, desired))
+            except TmuxError as err:
+                outcomes.append(Outcome(action, False, str(err)))
+            if not outcomes[-1].ok:
+                self._event(action, "failed", f"{action.target}: {outcomes[-1].message}")
+        return outcomes
+
+    # -- creation, batched ------------------------------------------------------------------
+
+    def _create(self, creations: list[Action], desired: DesiredProject) -> list[Outcome]:
+        session = desired.session
+        target = f"={session}:"
+        commands: list[Command] = []
+        new_session = any(isinstance(a, CreateSession) for a in creations)
+        for action in creations:
+            if not isinstance(action, CreateWindow):
+                continue
+            if new_session:
+                commands.append(["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
+                                 "-n", action.agent.name, *launch_args(desired, action.agent)])
+                commands.append(["set-option", "-t", target, "@orch_session_project", desired.name])
+                new_session = False
+            else:
+                commands.append(["new-window", "-t", target, "-n", action.agent.name,
+                                 *launch_args(desired, action.agent)])
+            commands += mark_window(desired.name, action.agent, target)
+        if not commands:
+            return []
+        now = time.time()
+        try:
+            self.tmux.run(*commands)
+        except TmuxError as err:
+            return [Outcome(action, False, str(err)) for action in creations]
+        outcomes = []
+        for action in creations:
+            if isinstance(action, CreateWindow):
+                self.store.update_agent(desired.name, action.agent.name, started_at=now, crash_streak=0,
+                                        briefed_pane=None, briefed_pid=None, spec=spec_json(action.agent))
+                self._event(action, "agent.created", f"created window {action.agent.name}",
+                            command=action.agent.command, cwd=action.agent.cwd)
+            else:
+                self._event(action, "session.created", f"created session {session}")
+            outcomes.append(Outcome(action, True, "created"))
+        return outcomes
+
+    # -- everything else, one by one ----------------------------------------------------------
+
+    def _one(self, action: Action, desired: DesiredProject | None) -> Outcome:
+        if isinstance(action, RestartAgent):
+            assert desired is not None
+            self._respawn(action.pane, desired, action.agent)
+            facts = self.store.agent_facts(action.project).get(action.agent.name)
+            self.store.update_agent(
+                action.project, action.agent.name, started_at=time.time(), crash_streak=action.crash_streak,
+                restarts=(facts.restarts if facts else 0) + 1, last_exit_status=action.pane.dead_status,
+            )
+            self._event(action, "agent.restarted", f"restarted {action.agent.name} ({action.reason})",
+                        exit_status=action.pane.dead_status)
+            return Outcome(action, True, "restarted")
+        if isinstance(action, ReplaceAgent):
+            assert desired is not None
+            self._respawn(action.pane, desired, action.agent)
+            self.store.update_agent(action.project, action.agent.name, started_at=time.time(), crash_streak=0,
+                                    spec=spec_json(action.agent))
+            self._event(action, "agent.replaced", f"replaced {action.agent.name}: {action.reason}")
+            return Outcome(action, True, "replaced")
+        if isinstance(action, KillWindow):
+            self._terminate(action.pane)
+            self.tmux.run(["kill-window", "-t", action.pane.window_id], check=False)
+            if desired is None or desired.agent(action.agent) is None:
+                self.store.forget_agent(action.project, action.agent)
+            self._event(action, "agent.removed", f"killed window {action.agent} ({action.why})")
+            return Outcome(action, True, "killed")
+        if isinstance(action, DeliverBrief):
+            return self._brief(action)
+        if isinstance(action, DeferRestart):
+            return Outcome(action, True, f"waiting {max(0.0, action.until - time.time()):.1f}s")
+        raise TypeError(f"no executor for {type(action).__name__}")
+
+    def _respawn(self, pane: ObservedPane, desired: DesiredProject, agent: DesiredAgent) -> None:
+        self._terminate(pane)
+        self.tmux.run(
+            ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(desired, agent)],
+            *mark_window(desired.name, agent, pane.window_id),
+        )
+
+    def _terminate(self, pane: ObservedPane) -> None:
+        if pane.pane_pid:
+            terminate_tree(pane.pane_pid, pane.pane_tty)
+
+    def _brief(self, action: DeliverBrief) -> Outcome:
+        result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
+                         lock_file=delivery_lock(self.home, action.project, action.agent.name),
+                         ready_timeout=60.0)
+        if result.ok:
+            self.store.update_agent(action.project, action.agent.name,
+                                    briefed_pane=action.pane.pane_id, briefed_pid=action.pane.pane_pid)
+            self._event(action, "brief.delivered", f"delivered the brief to {action.agent.name}")
+            return Outcome(action, True, "brief delivered")
+        return Outcome(action, False, f"brief not delivered: {result.reason}")
+
+    def _event(self, action: Action, kind: str, message: str, **data) -> None:
+        agent = getattr(action, "agent", None)
+        name = agent.name if isinstance(agent, DesiredAgent) else agent
+        self.store.record_event(kind, message, project=getattr(action, "project", None), agent=name, **data)
+
+
+def spec_json(agent: DesiredAgent) -> str:
+    return json.dumps(dict(agent.spec), sort_keys=True)
+
+
+def delivery_lock(home: Path, project: str, agent: str) -> Path:
+    from reconciler.home import private_dir
+
+    return private_dir(home / "locks") / f"deliver-{project}--{agent}.lock"

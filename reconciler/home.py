@@ -1,0 +1,39 @@
+"""ORCH_HOME: where orch keeps its database, locks and per-project folders (0700, files 0600)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def default_home() -> Path:
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "orch"
+
+
+def resolve_home(explicit: str | None) -> Path:
+    chosen = explicit or os.environ.get("ORCH_HOME")
+    return Path(chosen).expanduser().resolve() if chosen else default_home()
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it 0700; refuse a folder owned by someone else."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        from reconciler.errors import UserError
+
+        raise UserError(f"{path} belongs to another user; choose another --home")
+    if info.st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure `path` exists with mode 0600."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path

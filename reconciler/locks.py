@@ -1,0 +1,68 @@
+"""One writer per project: a filelock under ORCH_HOME/locks that names its holder.
+
+The lock is an flock on `<project>.lock` (released by the kernel when the holder dies, so a
+crashed holder never blocks anyone). Beside it `<project>.holder.json` records pid, command
+and start time, so a waiting process can say who it is waiting for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from reconciler.errors import LockTimeout
+from reconciler.home import private_dir
+
+
+def _holder_file(lock_file: Path) -> Path:
+    return lock_file.with_suffix(".holder.json")
+
+
+def describe_holder(lock_file: Path) -> str:
+    try:
+        holder = json.loads(_holder_file(lock_file).read_text())
+    except (OSError, ValueError):
+        return "another orch process"
+    since = time.strftime("%H:%M:%S", time.localtime(holder.get("since", 0)))
+    return f"pid {holder.get('pid')} ({holder.get('command', '?')}, since {since})"
+
+
+@contextmanager
+def exclusive(lock_file: Path, timeout: float, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold `lock_file` exclusively; wait up to `timeout` seconds, telling `on_wait` who holds it."""
+    from filelock import FileLock, Timeout
+
+    private_dir(lock_file.parent)
+    lock = FileLock(lock_file, mode=0o600)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait(describe_holder(lock_file))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise LockTimeout(
+                f"{lock_file} is still held by {describe_holder(lock_file)} after {timeout:.0f}s; "
+                "wait for it to finish, or raise --lock-timeout"
+            ) from None
+    try:
+        holder = _holder_file(lock_file)
+        tmp = holder.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"pid": os.getpid(), "command": " ".join(["orch", *sys.argv[1:]])[:200],
+                       "since": time.time()}, handle)
+        os.replace(tmp, holder)
+        yield
+    finally:
+        lock.release()
+
+
+def project_lock(home: Path, project: str) -> Path:
+    return home / "locks" / f"{project}.lock"

@@ -1,0 +1,171 @@
+"""The reconcile loop: load -> desired -> observe -> plan -> execute, under the project's lock.
+
+`converge` is one `orch apply`: it repeats observe/plan/execute a few times, because
+creating a window produces a fresh agent process whose brief is only plannable once the
+new pane can be observed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from reconciler.desired import desired_project
+from reconciler.errors import UserError
+from reconciler.locks import exclusive, project_lock
+from reconciler.manifest.loader import LoadedManifest
+from reconciler.model import DeferRestart, DesiredProject, Observed, Plan
+from reconciler.observe.tmux import observe
+from reconciler.plan import plan_destroy, plan_project
+from reconciler.state.store import ProjectRecord, Store
+from reconciler.tmux import Tmux
+
+UNASSIGNED_ID = "????????"
+MAX_PASSES = 4
+WAIT_FOR_BACKOFF_S = 10.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Context:
+    home: Path
+    socket: str | None
+    lock_timeout: float = 60.0
+    progress: Progress = lambda message: None
+    notices: list[str] = field(default_factory=list)
+    _store: Store | None = None
+
+    @property
+    def tmux(self) -> Tmux:
+        return Tmux(self.socket)
+
+    def store(self, maintain: bool = False) -> Store:
+        if self._store is None:
+            self._store = Store(self.home, maintain=maintain, notices=self.notices)
+        return self._store
+
+
+def check_registration(record: ProjectRecord | None, loaded: LoadedManifest) -> None:
+    """A project name belongs to one manifest file; a second file with the same name is refused."""
+    if record is not None and record.manifest_path != str(loaded.path) and Path(record.manifest_path).exists():
+        raise UserError(
+            f"project {record.name!r} is already registered from {record.manifest_path}; "
+            f"rename metadata.name in {loaded.path}, or run `orch destroy {record.name}` first"
+        )
+
+
+def explain_changes(store: Store, desired: DesiredProject) -> Callable[[str], tuple[str, ...]]:
+    """Say which fields of an agent's spec changed since its window was launched (deepdiff)."""
+    facts = store.agent_facts(desired.name)
+
+    def explain(name: str) -> tuple[str, ...]:
+        agent = desired.agent(name)
+        old = facts.get(name)
+        if agent is None or old is None or not old.spec:
+            return ("agent spec changed",)
+        from deepdiff import DeepDiff
+
+        before, after = json.loads(old.spec), dict(agent.spec)
+        diff = DeepDiff(before, after, ignore_order=True, verbose_level=2)
+        lines = []
+        for path, change in {**diff.get("values_changed", {}), **diff.get("type_changes", {})}.items():
+            lines.append(f"{_field(path)}: {change['old_value']!r} → {change['new_value']!r}")
+        for kind, verb in (("dictionary_item_added", "added"), ("dictionary_item_removed", "removed")):
+            for path in diff.get(kind, {}):
+                lines.append(f"{_field(path)} {verb}")
+        return tuple(sorted(lines)) or ("agent spec changed",)
+
+    return explain
+
+
+def _field(deepdiff_path: str) -> str:
+    return deepdiff_path.replace("root['", "").replace("']['", ".").replace("']", "")
+
+
+def plan_for(ctx: Context, loaded: LoadedManifest) -> tuple[DesiredProject, Plan]:
+    """What `orch apply` would do now, without writing anything."""
+    store = ctx.store()
+    name = loaded.manifest.metadata.name
+    record = store.project(name)
+    check_registration(record, loaded)
+    desired = desired_project(loaded, record.id if record else UNASSIGNED_ID, ctx.home, ctx.socket)
+    observed = observe(ctx.tmux)
+    plan = plan_project(desired, observed, store.agent_facts(name), time.time(),
+                        explain=explain_changes(store, desired))
+    return desired, plan
+
+
+def converge(ctx: Context, loaded: LoadedManifest) -> list:
+    """One `orch apply`: register, then observe/plan/execute until converged; return outcomes."""
+    from reconciler.execute.tmux import TmuxExecutor
+
+    name = loaded.manifest.metadata.name
+    with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
+                   on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
+        store = ctx.store(maintain=True)
+        record = store.project(name)
+        check_registration(record, loaded)
+        if record is None:
+            project_id = secrets.token_hex(4)
+            session = loaded.manifest.spec.session or f"{name}-{project_id}"
+            record = store.register_project(name, project_id, str(loaded.path), session)
+            store.record_event("project.registered", f"registered project {name}", project=name,
+                               manifest=str(loaded.path), id=record.id)
+        desired = desired_project(loaded, record.id, ctx.home, ctx.socket)
+        executor = TmuxExecutor(ctx.tmux, store, ctx.home)
+        outcomes = []
+        for _ in range(MAX_PASSES):
+            plan = plan_project(desired, observe(ctx.tmux), store.agent_facts(name), time.time(),
+                                explain=explain_changes(store, desired))
+            if plan.problems:
+                raise UserError("\n".join(p.message for p in plan.problems))
+            work = [a for a in plan.actions if not isinstance(a, DeferRestart)]
+            if not work:
+                waits = [a.until for a in plan.actions if isinstance(a, DeferRestart)]
+                if waits and min(waits) - time.time() <= WAIT_FOR_BACKOFF_S:
+                    ctx.progress(f"waiting {min(waits) - time.time():.1f}s for the crash-loop backoff")
+                    time.sleep(max(0.0, min(waits) - time.time()))
+                    continue
+                outcomes += [_pending(a) for a in plan.actions]
+                break
+            for action in work:
+                ctx.progress(f"{action.symbol} {action.target}: {action.reason or 'working'}")
+            pass_outcomes = executor.execute(Plan(plan.project, plan.session, tuple(work)), desired)
+            outcomes += pass_outcomes
+            if all(not o.ok for o in pass_outcomes):
+                break
+        store.record_applied(name, str(loaded.path), loaded.text, loaded.sha256, desired.session)
+        return outcomes
+
+
+def _pending(action):
+    from reconciler.execute.tmux import Outcome
+
+    return Outcome(action, True, f"pending: {action.reason}")
+
+
+def destroy(ctx: Context, name: str) -> list:
+    """Kill the project's agent windows (and so its session, unless a user's window is in it)."""
+    from reconciler.execute.tmux import TmuxExecutor
+
+    with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
+                   on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
+        store = ctx.store(maintain=True)
+        record = store.project(name)
+        observed = observe(ctx.tmux)
+        if record is None and not observed.agent_panes(name):
+            raise UserError(f"no project named {name!r} (see `orch status`)")
+        plan = plan_destroy(name, record.session if record else "", observed)
+        outcomes = TmuxExecutor(ctx.tmux, store, ctx.home).execute(plan, None)
+        store.forget_project(name)
+        store.record_event("project.destroyed", f"destroyed project {name}", project=name)
+        return outcomes
+
+
+def observe_all(ctx: Context) -> Observed:
+    return observe(ctx.tmux)

@@ -1,0 +1,33 @@
+"""Durations as the manifest writes them: 90s, 15m, 2h, 1d (and combinations like 1h30m)."""
+
+from __future__ import annotations
+
+import re
+
+_PART = re.compile(r"(\d+)([smhd])")
+_WHOLE = re.compile(r"^(\d+[smhd])+$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+HINT = "use 90s, 15m, 2h, 1d"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `text`; ValueError naming the accepted forms otherwise."""
+    compact = text.strip() if isinstance(text, str) else ""
+    if not _WHOLE.match(compact):
+        raise ValueError(f"{text!r} is not a duration ({HINT})")
+    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact))
+    if seconds < 1:
+        raise ValueError(f"{text!r} is shorter than the minimum of 1s")
+    return float(seconds)
+
+
+def format_duration(seconds: float) -> str:
+    """A short human form: 45s, 12m, 3h05m, 2d."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds % 60 else f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"

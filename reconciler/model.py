@@ -1,0 +1,267 @@
+"""Plain, immutable data that flows between the layers: desired state, observed state, actions.
+
+Nothing here does I/O. The planner takes Desired + Observed + facts + now and returns Actions;
+the executor turns each Action into tmux/git/SQLite work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+# -- desired ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DesiredAgent:
+    name: str
+    role: str | None
+    command: str
+    cwd: str
+    env: tuple[tuple[str, str], ...]  # the manifest's own env (defaults merged), sorted
+    brief: str | None
+    spec_hash: str  # what decides that the window must be recreated
+    spec: tuple[tuple[str, object], ...]  # command/cwd/env, for explaining a changed hash
+
+
+@dataclass(frozen=True)
+class DesiredProject:
+    name: str
+    id: str
+    session: str
+    manifest_path: str
+    agents: tuple[DesiredAgent, ...]
+    orch_env: tuple[tuple[str, str], ...]  # ORCH_HOME, ORCH_TMUX_SOCKET, for every agent
+
+    def agent(self, name: str) -> DesiredAgent | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    def launch_env(self, agent: DesiredAgent) -> tuple[tuple[str, str], ...]:
+        """Everything put into the agent's environment: its own env plus the ORCH_* variables."""
+        return agent.env + (("ORCH_PROJECT", self.name), ("ORCH_AGENT", agent.name)) + self.orch_env
+
+
+# -- observed -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObservedPane:
+    """One pane as `tmux list-panes -a` reports it, with orch's ownership marks."""
+
+    session_id: str
+    session_name: str
+    session_project: str  # @orch_session_project on the session ('' when not orch's)
+    window_id: str
+    window_index: int
+    window_name: str
+    pane_id: str
+    pane_pid: int
+    pane_tty: str
+    dead: bool
+    dead_status: int | None
+    dead_time: float | None
+    in_mode: bool
+    project: str  # @orch_project on the window ('' when not orch's)
+    agent: str  # @orch_agent
+    spec_hash: str  # @orch_spec
+
+
+@dataclass(frozen=True)
+class Observed:
+    panes: tuple[ObservedPane, ...] = ()
+    server_running: bool = True
+
+    def session_named(self, name: str) -> ObservedPane | None:
+        """Any pane of the session called `name` (enough to know the session and its owner)."""
+        return next((p for p in self.panes if p.session_name == name), None)
+
+    def agent_panes(self, project: str) -> tuple[ObservedPane, ...]:
+        return tuple(p for p in self.panes if p.project == project and p.agent)
+
+    def sessions_of(self, project: str) -> dict[str, str]:
+        """name -> id of the sessions marked as `project`'s."""
+        return {p.session_name: p.session_id for p in self.panes if p.session_project == project}
+
+    def foreign_windows_in(self, session_id: str) -> tuple[ObservedPane, ...]:
+        return tuple(p for p in self.panes if p.session_id == session_id and not p.agent)
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something the executor does. `symbol` and `summary` render the plan line."""
+
+    symbol = "?"
+    counts_as = "change"  # add | change | destroy | none
+
+    @property
+    def target(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def reason(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class CreateSession(Action):
+    project: str
+    session: str
+    symbol = "+"
+    counts_as = "add"
+
+    @property
+    def target(self) -> str:
+        return f"session {self.session}"
+
+
+@dataclass(frozen=True)
+class CreateWindow(Action):
+    project: str
+    session: str
+    agent: DesiredAgent
+    symbol = "+"
+    counts_as = "add"
+
+    @property
+    def target(self) -> str:
+        return f"window {self.agent.name}"
+
+    @property
+    def reason(self) -> str:
+        return f"command: {self.agent.command}"
+
+
+@dataclass(frozen=True)
+class RestartAgent(Action):
+    project: str
+    agent: DesiredAgent
+    pane: ObservedPane
+    crash_streak: int  # the streak after this restart
+    symbol = "~"
+
+    @property
+    def target(self) -> str:
+        return f"window {self.agent.name}"
+
+    @property
+    def reason(self) -> str:
+        status = "" if self.pane.dead_status is None else f" (exit {self.pane.dead_status})"
+        return f"agent exited{status}: restart"
+
+
+@dataclass(frozen=True)
+class DeferRestart(Action):
+    """A dead agent inside its crash-loop backoff: nothing to do until `until`."""
+
+    project: str
+    agent: str
+    until: float
+    exit_status: int | None
+    symbol = "~"
+
+    @property
+    def target(self) -> str:
+        return f"window {self.agent}"
+
+    @property
+    def reason(self) -> str:
+        return f"agent exited (exit {self.exit_status}): restart held by crash-loop backoff"
+
+
+@dataclass(frozen=True)
+class ReplaceAgent(Action):
+    project: str
+    agent: DesiredAgent
+    pane: ObservedPane
+    changes: tuple[str, ...]
+    symbol = "-/+"
+
+    @property
+    def target(self) -> str:
+        return f"window {self.agent.name}"
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.changes) or "agent spec changed"
+
+
+@dataclass(frozen=True)
+class KillWindow(Action):
+    project: str
+    agent: str
+    pane: ObservedPane
+    why: str
+    symbol = "-"
+    counts_as = "destroy"
+
+    @property
+    def target(self) -> str:
+        return f"window {self.agent}"
+
+    @property
+    def reason(self) -> str:
+        return self.why
+
+
+@dataclass(frozen=True)
+class KillSession(Action):
+    project: str
+    session: str
+    session_id: str
+    symbol = "-"
+    counts_as = "destroy"
+
+    @property
+    def target(self) -> str:
+        return f"session {self.session}"
+
+
+@dataclass(frozen=True)
+class DeliverBrief(Action):
+    project: str
+    agent: DesiredAgent
+    pane: ObservedPane
+    symbol = "~"
+    counts_as = "none"
+
+    @property
+    def target(self) -> str:
+        return f"brief {self.agent.name}"
+
+    @property
+    def reason(self) -> str:
+        return "deliver the brief to the fresh agent process"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the planner will not fix by itself; the user has to act."""
+
+    project: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: str
+    session: str
+    actions: tuple[Action, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def counts(self) -> dict[str, int]:
+        counts = {"add": 0, "change": 0, "destroy": 0}
+        for action in self.actions:
+            if action.counts_as == "change" and isinstance(action, ReplaceAgent):
+                counts["add"] += 1
+                counts["destroy"] += 1
+            elif action.counts_as in counts:
+                counts[action.counts_as] += 1
+        return counts
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions and not self.problems

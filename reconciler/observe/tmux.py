@@ -1,0 +1,57 @@
+"""Observe every pane of a tmux server with one `list-panes -a -F` call (a fact: format + parser)."""
+
+from __future__ import annotations
+
+from reconciler.model import Observed, ObservedPane
+from reconciler.tmux import Tmux
+
+# Free text (session and window names) goes last so a stray tab cannot shift the other fields.
+FIELDS = (
+    "session_id", "@orch_session_project", "window_id", "window_index", "pane_id", "pane_pid",
+    "pane_tty", "pane_dead", "pane_dead_status", "pane_dead_time", "pane_in_mode",
+    "@orch_project", "@orch_agent", "@orch_spec", "session_name", "window_name",
+)
+FORMAT = "\t".join("#{" + name + "}" for name in FIELDS)
+
+
+def parse_panes(output: str) -> tuple[ObservedPane, ...]:
+    panes = []
+    for line in output.splitlines():
+        parts = line.split("\t", len(FIELDS) - 1)
+        if len(parts) != len(FIELDS):
+            continue
+        (session_id, session_project, window_id, window_index, pane_id, pane_pid, pane_tty, dead,
+         dead_status, dead_time, in_mode, project, agent, spec, session_name, window_name) = parts
+        panes.append(
+            ObservedPane(
+                session_id=session_id,
+                session_name=session_name,
+                session_project=session_project,
+                window_id=window_id,
+                window_index=int(window_index or 0),
+                window_name=window_name,
+                pane_id=pane_id,
+                pane_pid=int(pane_pid or 0),
+                pane_tty=pane_tty,
+                dead=dead == "1",
+                dead_status=int(dead_status) if dead == "1" and dead_status.lstrip("-").isdigit() else None,
+                dead_time=float(dead_time) if dead == "1" and dead_time.isdigit() else None,
+                in_mode=in_mode == "1",
+                project=project,
+                agent=agent,
+                spec_hash=spec,
+            )
+        )
+    return tuple(panes)
+
+
+def observe(tmux: Tmux) -> Observed:
+    """All panes of the server; an absent server is an empty observation, not an error."""
+    result = tmux.run(["list-panes", "-a", "-F", FORMAT], check=False)
+    if result.returncode != 0:
+        if not tmux.server_running(result):
+            return Observed(panes=(), server_running=False)
+        from reconciler.tmux import TmuxError
+
+        raise TmuxError(f"tmux list-panes failed: {result.stderr.strip()}")
+    return Observed(panes=parse_panes(result.stdout))

@@ -1,0 +1,109 @@
+"""The planner: desired + observed + remembered facts + now -> the actions that converge them.
+
+Pure: no tmux, no git, no clock, no database. Everything it needs comes in as arguments, so
+it is tested on plain data tables (tests/unit/test_plan.py).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from reconciler.model import (
+    Action, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
+    Observed, ObservedPane, Plan, Problem, ReplaceAgent, RestartAgent,
+)
+from reconciler.state.store import AgentFacts
+
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 300.0
+HEALTHY_RUN_S = 600.0  # an agent that ran this long before dying starts a fresh backoff
+
+Explain = Callable[[str], tuple[str, ...]]
+
+
+def restart_delay(crash_streak: int) -> float:
+    """Crash-loop backoff: 1 s, doubling with each quick crash, capped at 5 min."""
+    return min(BACKOFF_FIRST_S * (2 ** max(crash_streak, 0)), BACKOFF_MAX_S)
+
+
+def plan_project(
+    desired: DesiredProject,
+    observed: Observed,
+    facts: Mapping[str, AgentFacts],
+    now: float,
+    *,
+    deliver_briefs: bool = True,
+    explain: Explain = lambda name: (),
+) -> Plan:
+    """Actions that make tmux match `desired`. `explain(agent)` says why a spec changed."""
+    project = desired.name
+    problems: list[Problem] = []
+    actions: list[Action] = []
+
+    session_pane = observed.session_named(desired.session)
+    if session_pane is not None and session_pane.session_project != project:
+        owner = f"orch project {session_pane.session_project!r}" if session_pane.session_project else "not orch"
+        problems.append(Problem(project, (
+            f"tmux session {desired.session!r} already exists and belongs to {owner}; "
+            "rename it, or set another spec.session in the manifest")))
+        return Plan(project, desired.session, problems=tuple(problems))
+
+    kept, doomed = _one_pane_per_agent(observed.agent_panes(project), desired)
+    actions.extend(doomed)
+
+    if session_pane is None:
+        actions.append(CreateSession(project, desired.session))
+
+    for agent in desired.agents:
+        pane = kept.get(agent.name)
+        if pane is None:
+            actions.append(CreateWindow(project, desired.session, agent))
+        elif pane.spec_hash != agent.spec_hash:
+            actions.append(ReplaceAgent(project, agent, pane, explain(agent.name)))
+        elif pane.dead:
+            actions.append(_restart_or_wait(project, agent, pane, facts.get(agent.name), now))
+        elif deliver_briefs and agent.brief and not _briefed(facts.get(agent.name), pane):
+            actions.append(DeliverBrief(project, agent, pane))
+    return Plan(project, desired.session, tuple(actions), tuple(problems))
+
+
+def plan_destroy(project: str, session: str, observed: Observed) -> Plan:
+    """Kill every window orch made for `project`; the session goes with its last window."""
+    actions = tuple(
+        KillWindow(project, pane.agent, pane, "project destroyed") for pane in observed.agent_panes(project)
+    )
+    return Plan(project, session, actions)
+
+
+def _one_pane_per_agent(
+    panes: tuple[ObservedPane, ...], desired: DesiredProject
+) -> tuple[dict[str, ObservedPane], list[Action]]:
+    """The window each desired agent keeps, and kills for the rest (removed, moved, duplicated)."""
+    kept: dict[str, ObservedPane] = {}
+    doomed: list[Action] = []
+    for pane in sorted(panes, key=lambda p: (p.session_name != desired.session, p.window_index)):
+        if desired.agent(pane.agent) is None:
+            doomed.append(KillWindow(desired.name, pane.agent, pane, "agent removed from the manifest"))
+        elif pane.session_name != desired.session:
+            doomed.append(KillWindow(desired.name, pane.agent, pane, f"session is now {desired.session}"))
+        elif pane.agent in kept:
+            doomed.append(KillWindow(desired.name, pane.agent, pane, "duplicate window of the same agent"))
+        else:
+            kept[pane.agent] = pane
+    return kept, doomed
+
+
+def _restart_or_wait(project, agent, pane: ObservedPane, facts: AgentFacts | None, now: float) -> Action:
+    died_at = pane.dead_time if pane.dead_time is not None else now
+    started_at = facts.started_at if facts and facts.started_at is not None else None
+    quick_crash = started_at is not None and died_at - started_at < HEALTHY_RUN_S
+    streak = (facts.crash_streak if facts else 0) if quick_crash else 0
+    due = died_at + restart_delay(streak)
+    if now < due:
+        return DeferRestart(project, agent.name, due, pane.dead_status)
+    return RestartAgent(project, agent, pane, streak + 1)
+
+
+def _briefed(facts: AgentFacts | None, pane: ObservedPane) -> bool:
+    """Was the brief already delivered to the process now running in this pane?"""
+    return facts is not None and facts.briefed_pane == pane.pane_id and facts.briefed_pid == pane.pane_pid

@@ -1,0 +1,49 @@
+"""`orch send`: find an agent's pane and deliver a message to it, verified."""
+
+from __future__ import annotations
+
+import os
+
+from reconciler.errors import UserError
+from reconciler.execute.delivery import Delivery, deliver
+from reconciler.execute.tmux import delivery_lock
+from reconciler.manifest.models import NAME_PATTERN
+from reconciler.observe.tmux import observe
+
+
+def resolve_agent(address: str | None, project: str | None) -> tuple[str, str]:
+    """project/agent, agent with -p, or (inside an agent's window) the window's own agent."""
+    import re
+
+    if address is None:
+        project, agent = os.environ.get("ORCH_PROJECT"), os.environ.get("ORCH_AGENT")
+    elif "/" in address:
+        project, _, agent = address.partition("/")
+    else:
+        agent = address
+        project = project or os.environ.get("ORCH_PROJECT")
+    if not project or not agent:
+        raise UserError(f"which project? write PROJECT/{agent or 'AGENT'} or pass -p PROJECT")
+    for label, value in (("project", project), ("agent", agent)):
+        if not re.match(NAME_PATTERN, value):
+            raise UserError(f"{value!r} is not a valid {label} name")
+    return project, agent
+
+
+def send_text(ctx, project: str, agent: str, text: str, ready_timeout: float) -> Delivery:
+    if not text.strip():
+        raise UserError("the message is empty")
+    observed = observe(ctx.tmux)
+    panes = [p for p in observed.agent_panes(project) if p.agent == agent]
+    if not panes:
+        known = sorted({p.agent for p in observed.agent_panes(project)})
+        hint = f" (its agents: {', '.join(known)})" if known else " (is it applied? see `orch status`)"
+        raise UserError(f"no running agent {project}/{agent}{hint}")
+    pane = panes[0]
+    result = deliver(ctx.tmux, pane.pane_id, text, lock_file=delivery_lock(ctx.home, project, agent),
+                     ready_timeout=ready_timeout)
+    store = ctx.store()
+    kind = "message.delivered" if result.ok else "message.failed"
+    store.record_event(kind, f"message to {agent}: {result.reason}", project=project, agent=agent,
+                       chars=len(text), enters=result.enters)
+    return result

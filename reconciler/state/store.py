@@ -1,0 +1,337 @@
+"""orch's SQLite store: the project registry, agent runtime facts and the append-only event log.
+
+One file, `ORCH_HOME/state.db` (0600 in a 0700 folder), WAL so readers never block the
+writer, a busy timeout so concurrent orch processes queue instead of failing, and
+`PRAGMA user_version` migrations. Writers check integrity at start and keep a backup copy;
+a corrupt file is moved aside and restored from that copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from reconciler.home import private_dir, private_file
+
+MIGRATIONS: list[str] = [
+    # 1: registry, agent runtime facts, events
+    """
+    CREATE TABLE projects (
+        name TEXT PRIMARY KEY,
+        id TEXT NOT NULL,
+        manifest_path TEXT NOT NULL,
+        manifest_text TEXT NOT NULL DEFAULT '',
+        manifest_sha256 TEXT NOT NULL DEFAULT '',
+        session TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        applied_at REAL
+    );
+    CREATE TABLE agents (
+        project TEXT NOT NULL,
+        name TEXT NOT NULL,
+        started_at REAL,
+        restarts INTEGER NOT NULL DEFAULT 0,
+        crash_streak INTEGER NOT NULL DEFAULT 0,
+        last_exit_status INTEGER,
+        briefed_pane TEXT,
+        briefed_pid INTEGER,
+        spec TEXT,
+        PRIMARY KEY (project, name)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        project TEXT,
+        agent TEXT,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT
+    );
+    CREATE INDEX events_project ON events (project, id);
+    """,
+]
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    name: str
+    id: str
+    manifest_path: str
+    manifest_text: str
+    manifest_sha256: str
+    session: str
+    created_at: float
+    applied_at: float | None
+
+
+@dataclass(frozen=True)
+class AgentFacts:
+    """What orch remembers about an agent between runs (tmux holds the rest)."""
+
+    project: str
+    name: str
+    started_at: float | None = None
+    restarts: int = 0
+    crash_streak: int = 0
+    last_exit_status: int | None = None
+    briefed_pane: str | None = None
+    briefed_pid: int | None = None
+    spec: str | None = None  # JSON of the spec the window was last launched with
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    ts: float
+    project: str | None
+    agent: str | None
+    kind: str
+    message: str
+    data: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        from reconciler.timefmt import iso
+
+        return {"id": self.id, "time": iso(self.ts), "project": self.project, "agent": self.agent,
+                "kind": self.kind, "message": self.message, "data": self.data}
+
+
+class Store:
+    """A connection to the store; `maintain=True` (writers) checks integrity and refreshes the backup."""
+
+    FILE = "state.db"
+
+    def __init__(self, home: Path, *, maintain: bool = False, notices: list[str] | None = None):
+        self.home = private_dir(home)
+        self.path = home / self.FILE
+        self.backup_path = home / (self.FILE + ".bak")
+        self.notices = notices if notices is not None else []
+        self._lock = threading.RLock()
+        if maintain:
+            self._recover_if_corrupt()
+        self.conn = self._connect()
+        self._migrate()
+        if maintain:
+            self._refresh_backup()
+
+    # -- opening, integrity, backup, migrations ---------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        private_file(self.path)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _recover_if_corrupt(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            if self.backup_path.exists() and not self.path.exists():
+                self._restore_backup("the store was missing")
+            return
+        problem = _integrity_problem(self.path)
+        if problem is None:
+            return
+        aside = self.path.with_name(f"{self.FILE}.corrupt-{int(time.time())}")
+        os.replace(self.path, aside)
+        for suffix in ("-wal", "-shm"):
+            sidecar = Path(str(self.path) + suffix)
+            if sidecar.exists():
+                os.replace(sidecar, Path(str(aside) + suffix))
+        self.notices.append(f"the store {self.path} was unreadable ({problem}); moved it to {aside}")
+        self._restore_backup("the store was corrupt")
+
+    def _restore_backup(self, why: str) -> None:
+        if self.backup_path.exists() and _integrity_problem(self.backup_path) is None:
+            shutil.copyfile(self.backup_path, self.path)
+            os.chmod(self.path, 0o600)
+            self.notices.append(f"{why}: restored it from the backup {self.backup_path}")
+        else:
+            self.notices.append(f"{why} and no usable backup exists: starting an empty store")
+
+    def _refresh_backup(self) -> None:
+        tmp = self.backup_path.with_name(self.backup_path.name + ".tmp")
+        private_file(tmp)
+        target = sqlite3.connect(tmp)
+        try:
+            with self._lock:
+                self.conn.backup(target)
+        finally:
+            target.close()
+        os.replace(tmp, self.backup_path)
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                from reconciler.errors import UserError
+
+                raise UserError(
+                    f"{self.path} was written by a newer orch (schema {version}); upgrade orch"
+                )
+            if version == len(MIGRATIONS):
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                for number in range(version, len(MIGRATIONS)):
+                    for statement in MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def transaction(self) -> "_Transaction":
+        return _Transaction(self)
+
+    # -- projects ------------------------------------------------------------------------------
+
+    def project(self, name: str) -> ProjectRecord | None:
+        row = self.conn.execute("SELECT * FROM projects WHERE name = ?", (name,)).fetchone()
+        return ProjectRecord(**dict(row)) if row else None
+
+    def projects(self) -> list[ProjectRecord]:
+        rows = self.conn.execute("SELECT * FROM projects ORDER BY name").fetchall()
+        return [ProjectRecord(**dict(row)) for row in rows]
+
+    def register_project(self, name: str, project_id: str, manifest_path: str, session: str) -> ProjectRecord:
+        """Insert the project if it is new; return the stored record either way (ids never change)."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO projects (name, id, manifest_path, session, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, project_id, manifest_path, session, time.time()),
+            )
+        record = self.project(name)
+        assert record is not None
+        return record
+
+    def record_applied(self, name: str, manifest_path: str, text: str, sha256: str, session: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE projects SET manifest_path = ?, manifest_text = ?, manifest_sha256 = ?,"
+                " session = ?, applied_at = ? WHERE name = ?",
+                (manifest_path, text, sha256, session, time.time(), name),
+            )
+
+    def forget_project(self, name: str) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM agents WHERE project = ?", (name,))
+            self.conn.execute("DELETE FROM projects WHERE name = ?", (name,))
+
+    # -- agents --------------------------------------------------------------------------------
+
+    def agent_facts(self, project: str) -> dict[str, AgentFacts]:
+        rows = self.conn.execute("SELECT * FROM agents WHERE project = ?", (project,)).fetchall()
+        return {row["name"]: AgentFacts(**dict(row)) for row in rows}
+
+    def update_agent(self, project: str, name: str, **fields: Any) -> None:
+        allowed = set(AgentFacts.__dataclass_fields__) - {"project", "name"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown agent fields: {unknown}")
+        columns = ", ".join(f"{key} = ?" for key in fields)
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO agents (project, name) VALUES (?, ?)", (project, name))
+            if fields:
+                self.conn.execute(
+                    f"UPDATE agents SET {columns} WHERE project = ? AND name = ?",
+                    (*fields.values(), project, name),
+                )
+
+    def forget_agent(self, project: str, name: str) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM agents WHERE project = ? AND name = ?", (project, name))
+
+    # -- events --------------------------------------------------------------------------------
+
+    def record_event(self, kind: str, message: str, *, project: str | None = None,
+                     agent: str | None = None, **data: Any) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO events (ts, project, agent, kind, message, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), project, agent, kind, message, json.dumps(data, default=str) if data else None),
+            )
+
+    def events(self, project: str | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
+        query = "SELECT * FROM events WHERE id > ?"
+        params: list[Any] = [after_id]
+        if project is not None:
+            query += " AND project = ?"
+            params.append(project)
+        if limit is not None:
+            query = f"SELECT * FROM ({query} ORDER BY id DESC LIMIT ?) ORDER BY id"
+            params.append(limit)
+        else:
+            query += " ORDER BY id"
+        return [
+            Event(row["id"], row["ts"], row["project"], row["agent"], row["kind"], row["message"],
+                  json.loads(row["data"]) if row["data"] else {})
+            for row in self.conn.execute(query, params).fetchall()
+        ]
+
+    def follow_events(self, project: str | None, after_id: int, poll: float = 0.2) -> Iterator[Event]:
+        """Yield events as they are appended, forever (the caller stops on Ctrl-C)."""
+        while True:
+            batch = self.events(project, after_id)
+            for event in batch:
+                after_id = event.id
+                yield event
+            if not batch:
+                time.sleep(poll)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT on the store's connection, re-entrant within one thread."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.outer = False
+
+    def __enter__(self) -> "_Transaction":
+        self.store._lock.acquire()
+        self.outer = not self.store.conn.in_transaction
+        if self.outer:
+            self.store.conn.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        try:
+            if self.outer:
+                self.store.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self.store._lock.release()
+
+
+def _integrity_problem(path: Path) -> str | None:
+    """None when the file is a healthy SQLite database, else what is wrong with it."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        return str(err)
+    return None if result == "ok" else str(result)
+
+
+def warn(notices: list[str]) -> None:
+    for notice in notices:
+        print(f"orch: warning: {notice}", file=sys.stderr)
