@@ -22,7 +22,7 @@ POLL_S = 0.03
 SETTLE_S = 0.15
 VERIFY_S = 1.5
 ENTER_ATTEMPTS = 3
-STABLE_S = 1.5  # an unrecognised screen that stays still this long is taken as ready
+STABLE_S = 5.0  # an unrecognised screen that stays still this long is taken as ready (agents without a known prompt)
 
 
 @dataclass(frozen=True)

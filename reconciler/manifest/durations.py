@@ -29,5 +29,7 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s" if seconds % 60 else f"{seconds // 60}m"
     if seconds < 86400:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"
+        minutes = (seconds % 3600) // 60
+        return f"{seconds // 3600}h{minutes:02d}m" if minutes else f"{seconds // 3600}h"
+    hours = (seconds % 86400) // 3600
+    return f"{seconds // 86400}d{hours:02d}h" if hours else f"{seconds // 86400}d"

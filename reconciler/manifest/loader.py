@@ -8,6 +8,7 @@ user has to look.
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,9 +104,27 @@ def _clean_message(error: dict[str, Any]) -> str:
     return message
 
 
+_PYDANTIC_TAG = re.compile(r"^(\[key\]|[a-z]+(-[a-z]+)*\[.*\])$")
+
+
 def _pydantic_loc(raw_loc: tuple[Any, ...]) -> tuple[str | int, ...]:
-    """Drop pydantic's validator tags (e.g. 'function-after[...]') from an error location."""
-    return tuple(p for p in raw_loc if isinstance(p, int) or ("[" not in p and "-" not in p))
+    """Drop pydantic's tags ('[key]', 'function-after[...]') from an error location.
+
+    Only the tags: a user's key such as `check-ins` or `escalate-to` stays in the path.
+    """
+    return tuple(p for p in raw_loc if isinstance(p, int) or not _PYDANTIC_TAG.match(p))
+
+
+def _top_level_kind(data: Any) -> str:
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, bool):
+        return "true/false"
+    if isinstance(data, (int, float)):
+        return "a number"
+    if isinstance(data, str):
+        return "plain text"
+    return type(data).__name__
 
 
 def load_manifest(file: str | Path) -> LoadedManifest:
@@ -139,6 +158,10 @@ def parse_manifest(text: str, path: Path, shown: str | None = None) -> LoadedMan
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = err.problem or err.context or "syntax error"
+        if err.problem and (err.context or "").startswith("while parsing") and err.context_mark \
+                and err.context_mark.line + 1 != line:
+            # e.g. an unclosed '[' is found only at the end of the file: name where it opened
+            problem += f" ({err.context} at line {err.context_mark.line + 1}, column {err.context_mark.column + 1})"
         raise ManifestError([Diagnostic(shown, line, col, "", f"YAML syntax error: {problem}")]) from None
     except YAMLError as err:
         raise ManifestError([Diagnostic(shown, 1, 1, "", f"YAML error: {err}")]) from None
@@ -148,7 +171,7 @@ def parse_manifest(text: str, path: Path, shown: str | None = None) -> LoadedMan
         )
     if not isinstance(data, dict):
         raise ManifestError(
-            [Diagnostic(shown, 1, 1, "", f"expected a mapping at the top level, found {type(data).__name__}")]
+            [Diagnostic(shown, 1, 1, "", f"expected a mapping at the top level, found {_top_level_kind(data)}")]
         )
 
     from pydantic import ValidationError
@@ -161,7 +184,8 @@ def parse_manifest(text: str, path: Path, shown: str | None = None) -> LoadedMan
         diagnostics = []
         for error in err.errors(include_url=False):
             loc = _pydantic_loc(error["loc"])
-            line, col = _position(data, loc, at_key=error["type"] == "extra_forbidden")
+            at_key = error["type"] == "extra_forbidden" or tuple(error["loc"][-1:]) == ("[key]",)
+            line, col = _position(data, loc, at_key=at_key)
             diagnostics.append(Diagnostic(shown, line, col, format_loc(loc), _clean_message(error)))
         raise ManifestError(sorted(diagnostics, key=lambda d: (d.line, d.column))) from None
 
@@ -171,9 +195,8 @@ def parse_manifest(text: str, path: Path, shown: str | None = None) -> LoadedMan
     )
     problems += _filesystem_errors(loaded)
     if problems:
-        raise ManifestError(
-            [Diagnostic(shown, *_position(data, loc, at_key=False), format_loc(loc), msg) for loc, msg in problems]
-        )
+        diagnostics = [Diagnostic(shown, *_position(data, loc, at_key=False), format_loc(loc), msg) for loc, msg in problems]
+        raise ManifestError(sorted(diagnostics, key=lambda d: (d.line, d.column)))
     return loaded
 
 

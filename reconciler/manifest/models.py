@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from reconciler.manifest.durations import parse_duration
 
@@ -30,6 +30,13 @@ def _check_name(value: str) -> str:
     return value
 
 
+def _duration_text(value: object) -> object:
+    # YAML reads `every: 5` as a number: say what a duration is, not "should be a valid string".
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (a number needs a unit: use 90s, 15m, 2h, 1d)")
+    return value
+
+
 def _check_duration(value: str) -> str:
     parse_duration(value)
     return value
@@ -43,15 +50,27 @@ def _check_command(value: str) -> str:
     return value
 
 
-def _check_env(env: dict[str, str]) -> dict[str, str]:
-    for key, value in env.items():
-        if not re.match(ENV_KEY_PATTERN, key):
-            raise ValueError(f"{key!r} is not a valid environment variable name")
-        if key in RESERVED_ENV:
-            raise ValueError(f"{key} is set by orch itself and cannot be overridden")
-        if "\x00" in value:
-            raise ValueError(f"{key}: value contains a NUL byte")
-    return env
+def _check_env_key(key: str) -> str:
+    # Checked per key (not per dict) so the error points at the offending key's line.
+    if not re.match(ENV_KEY_PATTERN, key):
+        raise ValueError(f"{key!r} is not a valid environment variable name")
+    if key in RESERVED_ENV:
+        raise ValueError(f"{key} is set by orch itself and cannot be overridden")
+    return key
+
+
+def _check_env_value(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("value contains a NUL byte")
+    return value
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"{pattern!r} is not a valid regex: {err}") from None
+    return pattern
 
 
 _BAD_REF = re.compile(r"(^[-/.])|(\.\.)|([\x00-\x20~^:?*\[\\\x7f])|(@\{)|(//)|([/.]$)|(\.lock$)")
@@ -72,11 +91,15 @@ def _check_path(value: str) -> str:
 Name = Annotated[str, AfterValidator(_check_name), Field(json_schema_extra={"pattern": NAME_PATTERN})]
 Duration = Annotated[
     str,
+    BeforeValidator(_duration_text),
     AfterValidator(_check_duration),
     Field(description="A duration: 90s, 15m, 2h, 1d (minimum 1s)", examples=["30m"]),
 ]
 Command = Annotated[str, AfterValidator(_check_command)]
-Env = Annotated[dict[str, str], AfterValidator(_check_env)]
+EnvKey = Annotated[str, AfterValidator(_check_env_key)]
+EnvValue = Annotated[str, AfterValidator(_check_env_value)]
+Env = dict[EnvKey, EnvValue]
+Regex = Annotated[str, AfterValidator(_check_regex)]
 PathText = Annotated[str, AfterValidator(_check_path)]
 Branch = Annotated[str, AfterValidator(_check_branch)]
 
@@ -133,18 +156,9 @@ class CheckinPolicy(Strict):
 
 
 class Credit(Strict):
-    patterns: list[str] = Field(default_factory=list, description="Extra regexes meaning 'out of credit'.")
+    patterns: list[Regex] = Field(default_factory=list, description="Extra regexes meaning 'out of credit'.")
     resume_note: str = Field(default="", description="Sent when the reset time has passed.")
     shared: bool = Field(default=False, description="One agent's limit holds the whole project.")
-
-    @model_validator(mode="after")
-    def _patterns_compile(self) -> "Credit":
-        for index, pattern in enumerate(self.patterns):
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"patterns[{index}]: {pattern!r} is not a valid regex: {err}") from None
-        return self
 
 
 class Spec(Strict):

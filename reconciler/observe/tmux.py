@@ -8,7 +8,7 @@ from reconciler.tmux import Tmux
 # Free text (session and window names) goes last so a stray tab cannot shift the other fields.
 FIELDS = (
     "session_id", "@orch_session_project", "window_id", "window_index", "pane_id", "pane_pid",
-    "pane_tty", "pane_dead", "pane_dead_status", "pane_dead_time", "pane_in_mode",
+    "pane_tty", "pane_dead", "pane_dead_status", "pane_dead_signal", "pane_dead_time", "pane_in_mode",
     "@orch_project", "@orch_agent", "@orch_spec", "session_name", "window_name",
 )
 FORMAT = "\t".join("#{" + name + "}" for name in FIELDS)
@@ -21,7 +21,7 @@ def parse_panes(output: str) -> tuple[ObservedPane, ...]:
         if len(parts) != len(FIELDS):
             continue
         (session_id, session_project, window_id, window_index, pane_id, pane_pid, pane_tty, dead,
-         dead_status, dead_time, in_mode, project, agent, spec, session_name, window_name) = parts
+         dead_status, dead_signal, dead_time, in_mode, project, agent, spec, session_name, window_name) = parts
         panes.append(
             ObservedPane(
                 session_id=session_id,
@@ -34,7 +34,7 @@ def parse_panes(output: str) -> tuple[ObservedPane, ...]:
                 pane_pid=int(pane_pid or 0),
                 pane_tty=pane_tty,
                 dead=dead == "1",
-                dead_status=int(dead_status) if dead == "1" and dead_status.lstrip("-").isdigit() else None,
+                dead_status=_exit_status(dead_status, dead_signal) if dead == "1" else None,
                 dead_time=float(dead_time) if dead == "1" and dead_time.isdigit() else None,
                 in_mode=in_mode == "1",
                 project=project,
@@ -55,3 +55,12 @@ def observe(tmux: Tmux) -> Observed:
 
         raise TmuxError(f"tmux list-panes failed: {result.stderr.strip()}")
     return Observed(panes=parse_panes(result.stdout))
+
+
+def _exit_status(status: str, signal: str) -> int | None:
+    """The exit status, or 128 + the signal number for a process killed by a signal (as shells do)."""
+    if status.lstrip("-").isdigit():
+        return int(status)
+    if signal.isdigit():
+        return 128 + int(signal)
+    return None
