@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.observe.screen import Screen, input_ready, menu_open, pending_input, submitted
+from reconciler.observe.screen import Screen, input_ready, menu_open, parse_capture, pending_input, submitted
 from reconciler.tmux import Tmux
 
 POLL_S = 0.03
@@ -36,20 +36,14 @@ def snapshot(tmux: Tmux, pane_id: str) -> Screen | None:
     """The pane's visible screen, cursor and mode in one tmux process; None if the pane is gone."""
     result = tmux.run(
         ["display-message", "-p", "-t", pane_id, "#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}"],
-        ["capture-pane", "-p", "-t", pane_id],
+        ["capture-pane", "-p", "-e", "-t", pane_id],
         check=False,
     )
     if result.returncode != 0:
         return None
     head, _, body = result.stdout.partition("\n")
     dead, in_mode, cursor_x, cursor_y = (head.split("\t") + ["0"] * 4)[:4]
-    return Screen(
-        lines=tuple(body.split("\n")[:-1] if body.endswith("\n") else body.split("\n")),
-        cursor_x=int(cursor_x or 0),
-        cursor_y=int(cursor_y or 0),
-        dead=dead == "1",
-        in_mode=in_mode == "1",
-    )
+    return parse_capture(body, int(cursor_x or 0), int(cursor_y or 0), dead == "1", in_mode == "1")
 
 
 def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen | None, str]:

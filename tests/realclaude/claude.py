@@ -11,6 +11,7 @@ See /work/shared/REAL_CLAUDE.md and tests/realclaude/SCREEN_NOTES.md.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shlex
 import shutil
@@ -158,25 +159,26 @@ finally:
 
 
 def prompt_hook_settings(log_file: str | os.PathLike[str],
-                         settings_file: str | os.PathLike[str] | None = None) -> str:
+                         settings_file: str | os.PathLike[str] | None = None,
+                         extra: dict[str, Any] | None = None) -> str:
     """Build --settings JSON with a UserPromptSubmit hook appending each prompt to log_file.
 
     Each submitted prompt becomes one JSON line {"prompt", "session_id", "prompt_id",
     "time"}. Writes the hook script next to log_file. If settings_file is given the JSON
     is also written there and its path is returned; otherwise the JSON string is returned
-    (both are accepted by `claude --settings`).
+    (both are accepted by `claude --settings`). `extra` is merged into the top level
+    (e.g. {"promptSuggestionEnabled": False}).
     """
     log = Path(log_file).resolve()
     log.parent.mkdir(parents=True, exist_ok=True)
     script = log.with_name(log.name + ".hook.py")
     script.write_text(_HOOK_SCRIPT)
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {shlex.quote(str(log))}"
-    settings = {
-        "hooks": {
-            "UserPromptSubmit": [
-                {"hooks": [{"type": "command", "command": command, "timeout": 30}]}
-            ]
-        }
+    settings: dict[str, Any] = dict(extra or {})
+    settings["hooks"] = {
+        "UserPromptSubmit": [
+            {"hooks": [{"type": "command", "command": command, "timeout": 30}]}
+        ]
     }
     text = json.dumps(settings)
     if settings_file is not None:
@@ -204,3 +206,27 @@ def read_prompt_log(log_file: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def read_prompts(log_file: str | os.PathLike[str]) -> list[str]:
     """Just the prompt texts recorded by the hook."""
     return [r.get("prompt") or "" for r in read_prompt_log(log_file)]
+
+
+_PASTE_BLOCK = re.compile(
+    r'\n\n<pasted_content id="([^"]*)">\n(.*?)\n</pasted_content id="\1">\n', re.S)
+
+
+def unwrap_pasted(prompt: str) -> str:
+    """Undo Claude Code's wrapping of a collapsed paste in the hook's `prompt`.
+
+    A paste shown as `[Pasted text #N ...]` (more than 800 chars or more than 3 lines)
+    reaches the UserPromptSubmit hook as
+    '\\n\\n<pasted_content id="XXXX">\\n' + text + '\\n</pasted_content id="XXXX">\\n'
+    (checked on 2.1.328). Returns the prompt with each such block replaced by its text.
+    """
+    return _PASTE_BLOCK.sub(lambda m: m.group(2), prompt)
+
+
+def expected_prompt(text: str) -> str:
+    """What the hook reports for `text` pasted into an empty box and submitted.
+
+    Claude Code turns each tab into 4 spaces and drops trailing whitespace/newlines;
+    leading whitespace is kept. Compare with unwrap_pasted(hook_prompt).
+    """
+    return text.replace("\r\n", "\n").replace("\t", "    ").rstrip()
