@@ -21,6 +21,7 @@ examples:
   orch apply orch.yaml                    converge tmux to the manifest once
   orch status                             every project and agent; -o json for scripts
   orch send shop/dev "run the tests"      type a message into an agent and check it was submitted
+  orch logs shop/dev                      the last lines the agent's pane shows
   orch events shop --follow               the audit log, as it grows
   orch destroy shop --yes                 kill the project's agents (worktrees with work are kept)
 
@@ -96,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="last N events (default 50)")
+
+    p = command("logs", "print the last lines an agent's pane shows",
+                "examples:\n  orch logs shop/dev\n  orch logs -p shop dev --lines 100")
+    p.add_argument("agent", nargs="?", metavar="AGENT")
+    p.add_argument("-p", "--project", metavar="PROJECT")
+    p.add_argument("--lines", "-n", type=int, default=30, metavar="N", help="how many lines (default 30)")
 
     command("schema", "print the manifest's JSON Schema")
     return parser
@@ -252,7 +259,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from reconciler.send import resolve_agent, send_text
+    from reconciler.agents import resolve_agent, send_text
 
     words = list(args.words)
     inside = os.environ.get("ORCH_AGENT") and os.environ.get("ORCH_PROJECT")
@@ -270,6 +277,19 @@ def cmd_send(args: argparse.Namespace) -> int:
     if not result.ok:
         raise UserError(f"{project}/{agent}: not delivered: {result.reason}")
     _emit(args, document, f"delivered to {project}/{agent}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from reconciler.agents import recent_output, resolve_agent
+
+    project, agent = resolve_agent(args.agent, args.project)
+    lines = recent_output(_context(args), project, agent, args.lines)
+    if args.output == "json":
+        print(json.dumps({"project": project, "agent": agent, "lines": lines}, indent=2))
+    else:
+        print(f"── {project}/{agent} " + "─" * max(0, 50 - len(project) - len(agent)))
+        print("\n".join(lines))
     return 0
 
 

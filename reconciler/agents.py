@@ -1,4 +1,4 @@
-"""`orch send`: find an agent's pane and deliver a message to it, verified."""
+"""Address one agent: find its pane, deliver a message to it (`orch send`), read its screen (`orch logs`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from reconciler.errors import UserError
 from reconciler.execute.delivery import Delivery, deliver
 from reconciler.execute.tmux import delivery_lock
 from reconciler.manifest.models import NAME_PATTERN
+from reconciler.model import ObservedPane
 from reconciler.observe.tmux import observe
 
 
@@ -30,20 +31,33 @@ def resolve_agent(address: str | None, project: str | None) -> tuple[str, str]:
     return project, agent
 
 
-def send_text(ctx, project: str, agent: str, text: str, ready_timeout: float) -> Delivery:
-    if not text.strip():
-        raise UserError("the message is empty")
+def find_agent_pane(ctx, project: str, agent: str) -> ObservedPane:
     observed = observe(ctx.tmux)
     panes = [p for p in observed.agent_panes(project) if p.agent == agent]
     if not panes:
         known = sorted({p.agent for p in observed.agent_panes(project)})
         hint = f" (its agents: {', '.join(known)})" if known else " (is it applied? see `orch status`)"
         raise UserError(f"no running agent {project}/{agent}{hint}")
-    pane = panes[0]
+    return panes[0]
+
+
+def send_text(ctx, project: str, agent: str, text: str, ready_timeout: float) -> Delivery:
+    if not text.strip():
+        raise UserError("the message is empty")
+    pane = find_agent_pane(ctx, project, agent)
     result = deliver(ctx.tmux, pane.pane_id, text, lock_file=delivery_lock(ctx.home, project, agent),
                      ready_timeout=ready_timeout)
-    store = ctx.store()
     kind = "message.delivered" if result.ok else "message.failed"
-    store.record_event(kind, f"message to {agent}: {result.reason}", project=project, agent=agent,
-                       chars=len(text), enters=result.enters)
+    ctx.store().record_event(kind, f"message to {agent}: {result.reason}", project=project, agent=agent,
+                             chars=len(text), enters=result.enters)
     return result
+
+
+def recent_output(ctx, project: str, agent: str, lines: int) -> list[str]:
+    """The last `lines` non-empty-trailing lines of the agent's pane, scrollback included."""
+    pane = find_agent_pane(ctx, project, agent)
+    text = ctx.tmux.run(["capture-pane", "-p", "-J", "-S", f"-{max(lines, 1) + 200}", "-t", pane.pane_id]).stdout
+    rows = text.rstrip("\n").split("\n")
+    while rows and not rows[-1].strip():
+        rows.pop()
+    return rows[-lines:]
