@@ -74,7 +74,8 @@ class Tmux:
 
     def server_running(self, result: TmuxResult) -> bool:
         err = result.stderr
-        return not ("no server running" in err or "error connecting" in err or "No such file" in err)
+        return not any(text in err for text in (
+            "no server running", "error connecting", "No such file", "server exited unexpectedly"))
 
 
 def _clean_env() -> dict[str, str]:

@@ -38,7 +38,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 def tmux_socket() -> str:
     name = "orch-test-" + secrets.token_hex(4)
     yield name
+    socket_path = subprocess.run(["tmux", "-L", name, "display", "-p", "#{socket_path}"],
+                                 capture_output=True, text=True).stdout.strip()
     subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True)
+    if socket_path:
+        Path(socket_path).unlink(missing_ok=True)
 
 
 @pytest.fixture
