@@ -41,16 +41,40 @@ def find_agent_pane(ctx, project: str, agent: str) -> ObservedPane:
     return panes[0]
 
 
-def send_text(ctx, project: str, agent: str, text: str, ready_timeout: float) -> Delivery:
+def send_text(ctx, project: str, agent: str, text: str, ready_timeout: float, force: bool = False) -> Delivery:
+    """Deliver `text`; refused (nothing typed) while the agent is out of credit, unless `force`."""
     if not text.strip():
         raise UserError("the message is empty")
     pane = find_agent_pane(ctx, project, agent)
+    guard = None if force else _credit_guard(ctx, project, agent)
     result = deliver(ctx.tmux, pane.pane_id, text, lock_file=delivery_lock(ctx.home, project, agent),
-                     ready_timeout=ready_timeout)
+                     ready_timeout=ready_timeout, guard=guard)
+    if result.held:
+        raise UserError(f"{project}/{agent} is {result.reason}; nothing was typed "
+                        "(use --force to deliver anyway, or `orch credit clear` for a false alarm)")
     kind = "message.delivered" if result.ok else "message.failed"
     ctx.store().record_event(kind, f"message to {agent}: {result.reason}", project=project, agent=agent,
                              chars=len(text), enters=result.enters)
     return result
+
+
+def _credit_guard(ctx, project: str, agent: str):
+    """The check-ins' credit guard, with the project's settings from its last applied manifest."""
+    from pathlib import Path
+
+    from reconciler.execute.checkins import credit_guard
+    from reconciler.manifest.loader import ManifestError, parse_manifest
+
+    store = ctx.store()
+    record = store.project(project)
+    shared, patterns = False, ()
+    if record is not None and record.manifest_text:
+        try:
+            credit = parse_manifest(record.manifest_text, Path(record.manifest_path)).manifest.spec.credit
+            shared, patterns = credit.shared, tuple(credit.patterns)
+        except ManifestError:
+            pass
+    return credit_guard(store, project, agent, shared, patterns)
 
 
 def recent_output(ctx, project: str, agent: str, lines: int) -> list[str]:

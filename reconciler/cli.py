@@ -19,7 +19,9 @@ examples:
   orch validate orch.yaml                 check a manifest, every mistake with file:line:col
   orch plan orch.yaml                     what apply would change (+ add, ~ change, -/+ replace, - destroy)
   orch apply orch.yaml                    converge tmux to the manifest once
+  orch reconcile --watch                  keep converging: restarts, check-ins, credit holds
   orch status                             every project and agent; -o json for scripts
+  orch checkin --in 25m --note "..."      (inside an agent) a one-off check-in for yourself
   orch send shop/dev "run the tests"      type a message into an agent and check it was submitted
   orch logs shop/dev                      the last lines the agent's pane shows
   orch events shop --follow               the audit log, as it grows
@@ -72,6 +74,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S",
                    help="seconds to wait for another orch working on the project (default 60)")
 
+    p = command("reconcile", "converge once (windows, briefs, due check-ins), or keep converging with --watch",
+                "With no FILE: every registered project. The watcher sleeps until the next due check-in,\n"
+                "a wake-up (orch checkin, a dead agent) or --interval, whichever comes first.\n"
+                "examples:\n  orch reconcile                 once, every project\n"
+                "  orch reconcile --watch         keep converging (run it as a service: orch service install)\n"
+                "  orch reconcile shop.yaml --watch --interval 10")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--watch", action="store_true", help="keep converging until SIGTERM/SIGINT")
+    p.add_argument("--interval", type=float, default=30.0, metavar="S",
+                   help="full resync at least this often in watch mode (default 30)")
+    p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S")
+
+    p = command("checkin", "schedule a one-off check-in for an agent, list or cancel check-ins",
+                "Inside an agent's window no AGENT is needed: the check-in is for the agent itself.\n"
+                "examples:\n  orch checkin --in 25m --note \"check the CI run and report to pm\"\n"
+                "  orch checkin shop/dev --in 2h --note \"rebase onto main\"\n"
+                "  orch checkin --list\n  orch checkin --cancel 12")
+    p.add_argument("agent", nargs="?", metavar="AGENT")
+    p.add_argument("-p", "--project", metavar="PROJECT")
+    p.add_argument("--in", dest="delay", metavar="DUR", help="when: 90s, 25m, 2h, 1d (fractions like 0.5m allowed)")
+    p.add_argument("--note", metavar="TEXT", help="the text delivered to the agent")
+    p.add_argument("--list", action="store_true", help="list scheduled check-ins")
+    p.add_argument("--cancel", type=int, metavar="ID", help="cancel a scheduled check-in")
+
+    p = command("credit", "manual overrides for out-of-credit holds",
+                "examples:\n  orch credit clear shop/dev                 a false positive: deliver again now\n"
+                "  orch credit hold shop/dev --until 17:30    a limit orch cannot see\n"
+                "  orch credit hold shop/dev --until 2h")
+    credit = p.add_subparsers(dest="credit_command", metavar="ACTION", required=True)
+    c = credit.add_parser("clear", parents=[common], help="end an agent's hold now")
+    c.add_argument("agent", nargs="?", metavar="AGENT")
+    c.add_argument("-p", "--project", metavar="PROJECT")
+    c = credit.add_parser("hold", parents=[common], help="hold messages to an agent until a time")
+    c.add_argument("agent", nargs="?", metavar="AGENT")
+    c.add_argument("-p", "--project", metavar="PROJECT")
+    c.add_argument("--until", required=True, metavar="TIME", help="HH:MM (next occurrence), an ISO time, or a duration like 2h")
+
     p = command("destroy", "kill the project's agents and forget its schedules",
                 "example:\n  orch destroy shop --yes")
     p.add_argument("target", metavar="FILE|NAME")
@@ -91,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--project", metavar="PROJECT")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="how long to wait for the agent's input line to be free (default 30)")
+    p.add_argument("--force", action="store_true", help="deliver even while the agent is out of credit")
 
     p = command("events", "print the audit log (one JSON object a line with -o json)",
                 "examples:\n  orch events shop\n  orch events --follow -o json")
@@ -271,7 +311,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         text = sys.stdin.read()
     project, agent = resolve_agent(address, args.project)
     ctx = _context(args)
-    result = send_text(ctx, project, agent, text, ready_timeout=args.timeout)
+    result = send_text(ctx, project, agent, text, ready_timeout=args.timeout, force=args.force)
     document = {"project": project, "agent": agent, "delivered": result.ok, "reason": result.reason,
                 "enters": result.enters}
     if not result.ok:
@@ -290,6 +330,64 @@ def cmd_logs(args: argparse.Namespace) -> int:
     else:
         print(f"── {project}/{agent} " + "─" * max(0, 50 - len(project) - len(agent)))
         print("\n".join(lines))
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from reconciler.render import outcomes_text, pass_document
+    from reconciler.watch import Watcher, reconcile_once
+
+    ctx = _context(args, args.lock_timeout)
+    if not args.watch:
+        results = reconcile_once(ctx, args.files)
+        _warn(ctx)
+        if args.output == "json":
+            print(json.dumps({"projects": [pass_document(r) for r in results]}, indent=2))
+        else:
+            print("\n".join(outcomes_text(r.project, r.outcomes) for r in results) or "no projects registered")
+        return 1 if any(not o.ok for r in results for o in r.outcomes) else 0
+
+    def report(result) -> None:
+        for item in pass_document(result)["actions"]:
+            if item["result"].startswith("pending"):
+                continue
+            if args.output == "json":
+                print(json.dumps({"project": result.project, **item}), flush=True)
+            else:
+                print(f"{result.project}: {item['op']} {item['target']}: {'ok' if item['ok'] else 'FAILED'} "
+                      f"{item['result']}", flush=True)
+
+    return Watcher(ctx, args.files, args.interval, report).run()
+
+
+def cmd_checkin(args: argparse.Namespace) -> int:
+    from reconciler.scheduling import cancel_checkin, list_checkins, schedule_checkin
+
+    ctx = _context(args)
+    if args.list:
+        document, text = list_checkins(ctx, args.project)
+        _emit(args, document, text)
+        return 0
+    if args.cancel is not None:
+        document, text = cancel_checkin(ctx, args.cancel)
+        _emit(args, document, text)
+        return 0
+    if not args.delay or args.note is None:
+        raise UserError("say when and what: orch checkin [AGENT] --in 25m --note \"...\" (or --list, --cancel ID)")
+    document, text = schedule_checkin(ctx, args.agent, args.project, args.delay, args.note)
+    _emit(args, document, text)
+    return 0
+
+
+def cmd_credit(args: argparse.Namespace) -> int:
+    from reconciler.scheduling import credit_clear, credit_hold
+
+    ctx = _context(args)
+    if args.credit_command == "clear":
+        document, text = credit_clear(ctx, args.agent, args.project)
+    else:
+        document, text = credit_hold(ctx, args.agent, args.project, args.until)
+    _emit(args, document, text)
     return 0
 
 

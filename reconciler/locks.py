@@ -52,16 +52,21 @@ def exclusive(lock_file: Path, timeout: float, on_wait: Callable[[str], None] | 
                 "wait for it to finish, or raise --lock-timeout"
             ) from None
     try:
-        holder = _holder_file(lock_file)
-        tmp = holder.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"pid": os.getpid(), "command": " ".join(["orch", *sys.argv[1:]])[:200],
-                       "since": time.time()}, handle)
-        os.replace(tmp, holder)
+        record_holder(lock_file)
         yield
     finally:
         lock.release()
+
+
+def record_holder(lock_file: Path) -> None:
+    """Write who holds `lock_file` (pid, command, since) beside it, atomically."""
+    holder = _holder_file(lock_file)
+    tmp = holder.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"pid": os.getpid(), "command": " ".join(["orch", *sys.argv[1:]])[:200],
+                   "since": time.time()}, handle)
+    os.replace(tmp, holder)
 
 
 def project_lock(home: Path, project: str) -> Path:

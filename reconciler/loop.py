@@ -100,53 +100,109 @@ def plan_for(ctx: Context, loaded: LoadedManifest) -> tuple[DesiredProject, Plan
     return desired, plan
 
 
-def converge(ctx: Context, loaded: LoadedManifest) -> list:
-    """One `orch apply`: register, then observe/plan/execute until converged; return outcomes."""
-    from reconciler.execute.tmux import TmuxExecutor
+@dataclass
+class PassResult:
+    """What one reconcile pass of a project did, and when it wants to run again."""
 
+    project: str
+    outcomes: list = field(default_factory=list)
+    wake_at: float | None = None
+
+
+def converge(ctx: Context, loaded: LoadedManifest) -> list:
+    """One `orch apply`: windows, restarts and briefs, schedules stored; no check-in fires."""
+    return reconcile_project(ctx, loaded, fire_checkins=False, missed_before=None, wait_for_backoff=True).outcomes
+
+
+def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bool, missed_before: float | None,
+                      wait_for_backoff: bool, lookahead: float = 0.0) -> PassResult:
+    """Converge one project under its lock: windows (and briefs), stored schedules, due check-ins."""
     name = loaded.manifest.metadata.name
     with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
                    on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
         store = ctx.store(maintain=True)
-        record = store.project(name)
-        check_registration(record, loaded)
-        if record is None:
-            project_id = secrets.token_hex(4)
-            session = loaded.manifest.spec.session or f"{name}-{project_id}"
-            record = store.register_project(name, project_id, str(loaded.path), session)
-            store.record_event("project.registered", f"registered project {name}", project=name,
-                               manifest=str(loaded.path), id=record.id)
-        desired = desired_project(loaded, record.id, ctx.home, ctx.socket)
-        executor = TmuxExecutor(ctx.tmux, store, ctx.home)
-        outcomes = []
-        for _ in range(MAX_PASSES):
-            plan = plan_project(desired, observe(ctx.tmux), store.agent_facts(name), time.time(),
-                                explain=explain_changes(store, desired))
-            if plan.problems:
-                raise UserError("\n".join(p.message for p in plan.problems))
-            work = [a for a in plan.actions if not isinstance(a, DeferRestart)]
-            if not work:
-                waits = [a.until for a in plan.actions if isinstance(a, DeferRestart)]
-                if waits and min(waits) - time.time() <= WAIT_FOR_BACKOFF_S:
-                    ctx.progress(f"waiting {min(waits) - time.time():.1f}s for the crash-loop backoff")
-                    time.sleep(max(0.0, min(waits) - time.time()))
-                    continue
-                outcomes += [_pending(a) for a in plan.actions]
-                break
-            for action in work:
-                ctx.progress(f"{action.symbol} {action.target}: {action.reason or 'working'}")
-            pass_outcomes = executor.execute(Plan(plan.project, plan.session, tuple(work)), desired)
-            outcomes += pass_outcomes
-            if all(not o.ok for o in pass_outcomes):
-                break
+        desired = _register(store, loaded, ctx)
+        result = PassResult(name)
+        observed = _converge_windows(ctx, store, desired, result, wait_for_backoff)
+        _sync_schedules(store, desired)
+        if fire_checkins:
+            _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(), lookahead)
         store.record_applied(name, str(loaded.path), loaded.text, loaded.sha256, desired.session)
-        return outcomes
+        return result
 
 
-def _pending(action):
-    from reconciler.execute.tmux import Outcome
+def _register(store: Store, loaded: LoadedManifest, ctx: Context) -> DesiredProject:
+    name = loaded.manifest.metadata.name
+    record = store.project(name)
+    check_registration(record, loaded)
+    if record is None:
+        project_id = secrets.token_hex(4)
+        session = loaded.manifest.spec.session or f"{name}-{project_id}"
+        record = store.register_project(name, project_id, str(loaded.path), session)
+        store.record_event("project.registered", f"registered project {name}", project=name,
+                           manifest=str(loaded.path), id=record.id)
+    return desired_project(loaded, record.id, ctx.home, ctx.socket)
 
-    return Outcome(action, True, f"pending: {action.reason}")
+
+def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, result: PassResult,
+                      wait_for_backoff: bool) -> Observed:
+    """Observe/plan/execute until tmux matches (or only backoff waits remain); the last observation."""
+    from reconciler.execute.tmux import TmuxExecutor
+
+    executor = TmuxExecutor(ctx.tmux, store, ctx.home)
+    for _ in range(MAX_PASSES):
+        observed = observe(ctx.tmux)
+        plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
+                            explain=explain_changes(store, desired))
+        if plan.problems:
+            raise UserError("\n".join(p.message for p in plan.problems))
+        work = [a for a in plan.actions if not isinstance(a, DeferRestart)]
+        waits = [a.until for a in plan.actions if isinstance(a, DeferRestart)]
+        if not work:
+            if wait_for_backoff and waits and min(waits) - time.time() <= WAIT_FOR_BACKOFF_S:
+                ctx.progress(f"waiting {min(waits) - time.time():.1f}s for the crash-loop backoff")
+                time.sleep(max(0.0, min(waits) - time.time()))
+                continue
+            result.outcomes += [_pending(a) for a in plan.actions]
+            result.wake_at = _earliest(result.wake_at, min(waits, default=None))
+            return observed
+        for action in work:
+            ctx.progress(f"{action.symbol} {action.target}: {action.reason or 'working'}")
+        pass_outcomes = executor.execute(Plan(plan.project, plan.session, tuple(work)), desired)
+        result.outcomes += pass_outcomes
+        if all(not o.ok for o in pass_outcomes):
+            break
+    return observe(ctx.tmux)
+
+
+def _sync_schedules(store: Store, desired: DesiredProject) -> None:
+    from reconciler.state import ledger
+
+    added, removed = ledger.sync_manifest_schedules(store, desired.name, list(desired.checkins),
+                                                    {a.name for a in desired.agents}, time.time())
+    for what, verb in [(a, "added") for a in added] + [(r, "removed") for r in removed]:
+        store.record_event(f"schedule.{verb}", f"check-in {verb}: {what}", project=desired.name)
+
+
+def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed: Observed, result: PassResult,
+                   missed_before: float, lookahead: float) -> None:
+    from reconciler.execute.checkins import CheckinExecutor
+    from reconciler.plan_checkins import next_wake, plan_checkins
+    from reconciler.state import ledger
+
+    panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
+    now = time.time()
+    actions = plan_checkins(desired, ledger.schedules(store, desired.name), ledger.open_firings(store, desired.name),
+                            panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before)
+    if actions:
+        result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired).execute(actions)
+    wake = next_wake(ledger.schedules(store, desired.name), ledger.credit_holds(store, desired.name), time.time())
+    result.wake_at = _earliest(result.wake_at, wake)
+
+
+def _earliest(*moments: float | None) -> float | None:
+    present = [m for m in moments if m is not None]
+    return min(present) if present else None
 
 
 def destroy(ctx: Context, name: str) -> list:
@@ -162,10 +218,11 @@ def destroy(ctx: Context, name: str) -> list:
             raise UserError(f"no project named {name!r} (see `orch status`)")
         plan = plan_destroy(name, record.session if record else "", observed)
         outcomes = TmuxExecutor(ctx.tmux, store, ctx.home).execute(plan, None)
+        from reconciler.state import ledger
+
+        ledger.forget_schedules(store, name)
         store.forget_project(name)
         store.record_event("project.destroyed", f"destroyed project {name}", project=name)
         return outcomes
 
 
-def observe_all(ctx: Context) -> Observed:
-    return observe(ctx.tmux)

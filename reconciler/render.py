@@ -54,6 +54,12 @@ def outcomes_document(project: str, outcomes: list) -> dict[str, Any]:
     }
 
 
+def pass_document(result) -> dict[str, Any]:
+    from reconciler.timefmt import iso
+
+    return {**outcomes_document(result.project, result.outcomes), "next_wake": iso(result.wake_at)}
+
+
 def outcomes_text(project: str, outcomes: list, destroyed: bool = False) -> str:
     if not outcomes:
         return f"{project}: nothing to do." if not destroyed else f"{project}: destroyed (no windows were running)."
@@ -79,18 +85,28 @@ def status_text(document: dict[str, Any]) -> str:
     for project in document["projects"]:
         alive = sum(a["alive"] for a in project["agents"])
         watcher = project["watcher"]
-        watching = f"watcher pid {watcher['pid']}" if watcher else "no watcher"
+        watching = (f"watcher pid {watcher['pid']} (heartbeat {watcher['heartbeat_age_s']}s ago)" if watcher
+                    else "no watcher (run `orch reconcile --watch`)")
         lines.append(f"{project['name']}  session {project['session']}  {alive}/{len(project['agents'])} agents up  {watching}")
         rows = [["AGENT", "ROLE", "WINDOW", "STATE", "RESTARTS", "LAST EXIT", "NEXT CHECK-IN", "CREDIT"]]
         for agent in project["agents"]:
             state = "up" if agent["alive"] else ("dead" if agent["window"] else "missing")
-            credit = "exhausted" if agent["credit"]["exhausted"] else "ok"
+            credit = f"out until {_clock(agent['credit']['until'])}" if agent["credit"]["exhausted"] else "ok"
             rows.append([agent["name"], agent["role"] or "-", agent["window"] or "-", state, str(agent["restarts"]),
                          "-" if agent["last_exit_status"] is None else str(agent["last_exit_status"]),
-                         agent["next_checkin"] or "-", credit])
+                         _clock(agent["next_checkin"]), credit])
         lines += _table(rows, "  ")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def _clock(iso_time: str | None) -> str:
+    """An ISO UTC time from the JSON document, as local clock time for the table."""
+    if not iso_time:
+        return "-"
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).astimezone().strftime("%m-%d %H:%M:%S")
 
 
 def event_line(event) -> str:

@@ -14,6 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from reconciler.observe.screen import Screen, input_ready, menu_open, parse_capture, pending_input, submitted
 from reconciler.tmux import Tmux
@@ -30,6 +31,11 @@ class Delivery:
     ok: bool
     reason: str
     enters: int = 0
+    held: bool = False  # not typed because the guard said so (e.g. the agent is out of credit)
+    typed_at: float | None = None
+
+
+Guard = Callable[[Screen], "str | None"]
 
 
 def snapshot(tmux: Tmux, pane_id: str) -> Screen | None:
@@ -78,21 +84,29 @@ def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen |
 
 
 def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, ready_timeout: float = 15.0,
-            lock_timeout: float = 120.0) -> Delivery:
-    """Paste `text` into the pane, press Enter, and confirm from the screen that it was submitted."""
+            lock_timeout: float = 120.0, guard: Guard | None = None) -> Delivery:
+    """Paste `text` into the pane, press Enter, and confirm from the screen that it was submitted.
+
+    `guard(screen)` runs on the ready screen just before typing; a reason it returns holds
+    the delivery back (nothing is typed).
+    """
     from filelock import FileLock, Timeout
 
     try:
         with FileLock(lock_file, timeout=lock_timeout, mode=0o600):
-            return _deliver_locked(tmux, pane_id, text, ready_timeout)
+            return _deliver_locked(tmux, pane_id, text, ready_timeout, guard)
     except Timeout:
         return Delivery(False, f"another delivery to this agent held {lock_file} for {lock_timeout:.0f}s")
 
 
-def _deliver_locked(tmux: Tmux, pane_id: str, text: str, ready_timeout: float) -> Delivery:
+def _deliver_locked(tmux: Tmux, pane_id: str, text: str, ready_timeout: float, guard: Guard | None) -> Delivery:
     before, why = wait_until_ready(tmux, pane_id, ready_timeout)
     if before is None:
         return Delivery(False, why)
+    held = guard(before) if guard is not None else None
+    if held:
+        return Delivery(False, held, held=True)
+    typed_at = time.time()
     buffer = "orch-" + secrets.token_hex(6)
     pasted = tmux.run(
         ["load-buffer", "-b", buffer, "-"],
@@ -106,6 +120,12 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, ready_timeout: float) -
     if after is None:
         return Delivery(False, "the agent's pane went away during the paste")
     time.sleep(SETTLE_S)
+    result = press_enter_until_submitted(tmux, pane_id, after)
+    return Delivery(result.ok, result.reason, result.enters, typed_at=typed_at)
+
+
+def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen) -> Delivery:
+    """Enter, then watch the screen; again (a bounded number of times) while the text stays put."""
     for enter in range(1, ENTER_ATTEMPTS + 1):
         tmux.run(["send-keys", "-t", pane_id, "Enter"], check=False)
         deadline = time.monotonic() + VERIFY_S
@@ -113,7 +133,7 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, ready_timeout: float) -
             now = snapshot(tmux, pane_id)
             if now is None or now.dead:
                 return Delivery(False, "the agent exited during delivery", enter)
-            if submitted(after, now):
+            if submitted(after_paste, now):
                 return Delivery(True, "submitted", enter)
             time.sleep(POLL_S)
     return Delivery(False, f"the text stayed in the input line after {ENTER_ATTEMPTS} Enter presses", ENTER_ATTEMPTS)

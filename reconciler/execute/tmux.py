@@ -85,6 +85,7 @@ class TmuxExecutor:
                 commands.append(["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
                                  "-n", action.agent.name, *launch_args(desired, action.agent)])
                 commands.append(["set-option", "-t", target, "@orch_session_project", desired.name])
+                commands.append(wake_hook(target))
                 new_session = False
             else:
                 commands.append(["new-window", "-t", target, "-n", action.agent.name,
@@ -169,6 +170,13 @@ class TmuxExecutor:
         agent = getattr(action, "agent", None)
         name = agent.name if isinstance(agent, DesiredAgent) else agent
         self.store.record_event(kind, message, project=getattr(action, "project", None), agent=name, **data)
+
+
+def wake_hook(session_target: str) -> Command:
+    """tmux itself wakes the watcher when an agent dies (a tmux command, no shell involved)."""
+    from reconciler.wake import TMUX_CHANNEL
+
+    return ["set-hook", "-t", session_target, "pane-died", f"wait-for -S {TMUX_CHANNEL}"]
 
 
 def spec_json(agent: DesiredAgent) -> str:

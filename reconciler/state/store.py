@@ -57,6 +57,58 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_project ON events (project, id);
     """,
+    # 2: check-in schedules and their ledger, credit holds, watcher heartbeats
+    """
+    CREATE TABLE schedules (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        source TEXT NOT NULL,
+        key TEXT,
+        every_s REAL,
+        note TEXT NOT NULL,
+        next_due REAL,
+        created_at REAL NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        retry_after REAL,
+        UNIQUE (project, key)
+    );
+    CREATE INDEX schedules_due ON schedules (next_due);
+    CREATE TABLE firings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        schedule_id INTEGER NOT NULL,
+        project TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        due REAL NOT NULL,
+        state TEXT NOT NULL,
+        marker TEXT NOT NULL,
+        missed INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        created_at REAL NOT NULL,
+        typed_at REAL,
+        done_at REAL,
+        pane_id TEXT,
+        UNIQUE (schedule_id, due)
+    );
+    CREATE INDEX firings_open ON firings (state);
+    CREATE TABLE credit (
+        project TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        notice TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        until REAL NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        source TEXT NOT NULL,
+        resumed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project, agent)
+    );
+    CREATE TABLE watchers (
+        project TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat REAL NOT NULL
+    );
+    """,
 ]
 
 

@@ -1,0 +1,159 @@
+"""Carry out check-in actions: fire (through the ledger), skip, recover an interrupted firing.
+
+Firings to different agents run in parallel threads (settling and verifying take a few
+hundred ms; ten agents due in the same second must not queue behind each other); the
+per-agent delivery lock keeps two texts for one agent apart.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
+from reconciler.execute.tmux import Outcome, delivery_lock
+from reconciler.model import (
+    Action, DesiredProject, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin,
+)
+from reconciler.plan_checkins import effective_hold, next_due_after
+from reconciler.plan_credit import checkin_text, judge_credit, new_output
+from reconciler.state import ledger
+from reconciler.state.store import Store
+from reconciler.timefmt import iso, local_zone_name
+from reconciler.tmux import Tmux
+
+RETRY_FIRST_S = 10.0
+RETRY_MAX_S = 300.0
+SCROLLBACK_LINES = 3000
+
+
+def retry_delay(failures: int) -> float:
+    return min(RETRY_FIRST_S * 2 ** failures, RETRY_MAX_S)
+
+
+def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns: tuple[str, ...]) -> Guard:
+    """Before typing: is the agent held, or does its screen show a new out-of-credit notice?"""
+
+    def guard(screen) -> str | None:
+        now = time.time()
+        holds = ledger.credit_holds(store, project)
+        active = effective_hold(agent, holds, shared, now)
+        if active is not None:
+            return f"out of credit until {iso(active.until)}"
+        region, marker = new_output(screen.lines)
+        typed_at = ledger.marker_typed_at(store, project, marker) if marker else None
+        hold = judge_credit(project, agent, region, holds.get(agent), typed_at, patterns, now, local_zone_name())
+        if hold is None:
+            return None
+        ledger.put_credit_hold(store, hold)
+        store.record_event("credit.exhausted", f"{agent} is out of credit until {iso(hold.until)}",
+                           project=project, agent=agent, notice=hold.notice, attempt=hold.attempt)
+        return f"out of credit until {iso(hold.until)}"
+
+    return guard
+
+
+class CheckinExecutor:
+    def __init__(self, tmux: Tmux, store: Store, home: Path, desired: DesiredProject):
+        self.tmux = tmux
+        self.store = store
+        self.home = home
+        self.desired = desired
+
+    def execute(self, actions: list[Action]) -> list[Outcome]:
+        """Recoveries first (they decide whether something is typed again), then the rest in parallel."""
+        outcomes = [self._recover(a) for a in actions if isinstance(a, RecoverFiring)]
+        rest = [a for a in actions if not isinstance(a, RecoverFiring)]
+        if not rest:
+            return outcomes
+        with ThreadPoolExecutor(max_workers=min(16, len(rest))) as pool:
+            outcomes += list(pool.map(self._one, rest))
+        return outcomes
+
+    def _one(self, action: Action) -> Outcome:
+        try:
+            if isinstance(action, FireCheckin):
+                return self._fire(action)
+            if isinstance(action, SkipCheckin):
+                return self._skip(action)
+            if isinstance(action, SendResumeNote):
+                return self._resume(action)
+            raise TypeError(f"no executor for {type(action).__name__}")
+        except Exception as err:  # one failure never stops the others
+            return Outcome(action, False, f"{type(err).__name__}: {err}")
+
+    # -- firing ----------------------------------------------------------------------------------
+
+    def _fire(self, action: FireCheckin) -> Outcome:
+        schedule = action.schedule
+        firing = ledger.begin_firing(self.store, schedule, action.due, action.reanchor, action.pane.pane_id)
+        if firing is None:
+            return Outcome(action, True, "already delivered")
+        time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
+        result = deliver(self.tmux, action.pane.pane_id, checkin_text(schedule.note, firing.marker),
+                         lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
+                         ready_timeout=10.0, guard=credit_guard(self.store, self.desired.name, schedule.agent,
+                                                       self.desired.credit_shared, self.desired.credit_patterns))
+        now = time.time()
+        if result.ok:
+            ledger.finish_firing(self.store, firing, "submitted",
+                                 next_due_after(schedule, action.due, now, action.reanchor))
+            late = (result.typed_at or now) - action.due
+            self.store.record_event("checkin.delivered", f"check-in delivered to {schedule.agent}",
+                                    project=schedule.project, agent=schedule.agent, schedule=schedule.id,
+                                    due=iso(action.due), late_s=round(late, 3), marker=firing.marker,
+                                    missed=action.reanchor)
+            return Outcome(action, True, f"delivered ({late * 1000:.0f} ms after due)")
+        if result.held:
+            ledger.release_firing(self.store, firing, result.reason)
+            return Outcome(action, True, f"held: {result.reason}")
+        ledger.fail_firing(self.store, firing, result.reason, now + retry_delay(schedule.failures))
+        self.store.record_event("checkin.failed", f"check-in to {schedule.agent} failed: {result.reason}",
+                                project=schedule.project, agent=schedule.agent, schedule=schedule.id)
+        return Outcome(action, False, result.reason)
+
+    def _skip(self, action: SkipCheckin) -> Outcome:
+        now = time.time()
+        next_due = next_due_after(action.schedule, action.due, now, reanchor=True)
+        ledger.skip_firing(self.store, action.schedule, action.due, next_due)
+        self.store.record_event("checkin.skipped", f"missed check-in to {action.schedule.agent} skipped",
+                                project=action.project, agent=action.schedule.agent, due=iso(action.due))
+        return Outcome(action, True, "skipped")
+
+    def _resume(self, action: SendResumeNote) -> Outcome:
+        hold = action.hold
+        result = deliver(self.tmux, action.pane.pane_id, action.note,
+                         lock_file=delivery_lock(self.home, hold.project, hold.agent), ready_timeout=10.0)
+        if result.ok:
+            ledger.mark_resumed(self.store, hold)
+            self.store.record_event("credit.resumed", f"resume note delivered to {hold.agent}",
+                                    project=hold.project, agent=hold.agent)
+        return Outcome(action, result.ok, result.reason)
+
+    # -- recovery after a crash ----------------------------------------------------------------
+
+    def _recover(self, action: RecoverFiring) -> Outcome:
+        """Was the interrupted firing typed? Its marker on the pane says so; never type it twice."""
+        firing = action.firing
+        pane_id = action.pane.pane_id if action.pane is not None else firing.pane_id
+        history = self.tmux.run(["capture-pane", "-p", "-J", "-S", f"-{SCROLLBACK_LINES}", "-t", pane_id or ""],
+                                check=False)
+        tag = f"[orch:{firing.marker}]"
+        schedule = next((s for s in ledger.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
+        if history.returncode == 0 and tag in history.stdout:
+            screen = snapshot(self.tmux, pane_id) if pane_id else None
+            if screen is not None and not screen.dead and tag in screen.input_line:
+                result = press_enter_until_submitted(self.tmux, pane_id, screen)
+                if not result.ok:
+                    ledger.fail_firing(self.store, firing, result.reason, time.time() + RETRY_FIRST_S)
+                    return Outcome(action, False, result.reason)
+            next_due = next_due_after(schedule, firing.due, time.time(), firing.missed) if schedule else None
+            ledger.finish_firing(self.store, firing, "submitted", next_due)
+            self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} had been typed",
+                                    project=firing.project, agent=firing.agent, marker=firing.marker)
+            return Outcome(action, True, "found on the screen: recorded as delivered")
+        ledger.release_firing(self.store, firing, "interrupted before it reached the pane")
+        self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} was never typed",
+                                project=firing.project, agent=firing.agent, marker=firing.marker)
+        return Outcome(action, True, "not on the screen: will be delivered")

@@ -1,0 +1,53 @@
+"""Decide from an agent's screen whether it is (newly) out of credit. Pure.
+
+Only new output counts: the lines after the last check-in marker orch typed, or, with no
+marker on screen, the bottom of the screen. A notice already recorded is the same notice
+and is never re-read against a later clock (Claude Code keeps `⚠ Usage limit reached ·
+limit resets 10am` under its input box after the reset); it counts again only when it
+appears after something orch typed once the hold had ended, and then the hold backs off.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reconciler.credit import find_notice, held_until
+from reconciler.model import CreditHold
+
+MARKER = re.compile(r"\[orch:([0-9a-f]{6})\]")
+BOTTOM_LINES = 12
+_RESET_PASSED = re.compile(r"Continuing shortly", re.I)
+
+
+def checkin_text(note: str, marker: str) -> str:
+    """The note verbatim, then a short marker that finds this firing on the screen again."""
+    return f"{note} [orch:{marker}]"
+
+
+def new_output(lines: tuple[str, ...] | list[str]) -> tuple[list[str], str | None]:
+    """(lines after the last orch marker on screen, that marker) or (the bottom lines, None)."""
+    for index in range(len(lines) - 1, -1, -1):
+        found = MARKER.findall(lines[index])
+        if found:
+            return list(lines[index + 1:]), found[-1]
+    return list(lines[-BOTTOM_LINES:]), None
+
+
+def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold | None,
+                 marker_typed_at: float | None, patterns: tuple[str, ...], now: float,
+                 local_tz: str | None = None) -> CreditHold | None:
+    """A new hold to record when `region` shows a new out-of-credit notice; None otherwise."""
+    if any(_RESET_PASSED.search(line) for line in region):
+        return None
+    notice = find_notice(region, patterns)
+    if notice is None:
+        return None
+    typed_after_reset = stored is not None and marker_typed_at is not None and marker_typed_at >= stored.until
+    if stored is not None and stored.notice == notice.text and not typed_after_reset:
+        return None  # the same notice: already held, or already released
+    attempt = stored.attempt + 1 if typed_after_reset else 0
+    # The same text after the reset names the old reset time: read it against when it was first
+    # seen, so a time that has passed means "back off", never "tomorrow".
+    first_seen = stored.first_seen if stored is not None and stored.notice == notice.text else now
+    until = held_until(notice, first_seen, attempt, now, local_tz)
+    return CreditHold(project, agent, notice.text, first_seen, until, attempt, "screen")

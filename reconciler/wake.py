@@ -1,0 +1,99 @@
+"""Waking a sleeping watcher: FIFOs under ORCH_HOME/run and a tmux wait-for channel.
+
+Each watcher owns `ORCH_HOME/run/wake-<pid>.fifo` (0600); `poke(home)` writes a byte to every
+such FIFO without ever blocking (a FIFO nobody reads any more is removed). tmux's own
+`pane-died` hook signals the channel `orch-wake` with `wait-for -S` (a tmux command, no
+shell), which a watcher thread waits on, so a dead agent is noticed at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import subprocess
+import threading
+from pathlib import Path
+
+from reconciler.home import private_dir
+from reconciler.tmux import Tmux
+
+TMUX_CHANNEL = "orch-wake"
+
+
+def run_dir(home: Path) -> Path:
+    return private_dir(home / "run")
+
+
+def poke(home: Path) -> int:
+    """Wake every watcher under `home`; how many were reached."""
+    folder = home / "run"
+    if not folder.is_dir():
+        return 0
+    reached = 0
+    for fifo in folder.glob("wake-*.fifo"):
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno == errno.ENXIO:  # no reader: its watcher is gone
+                fifo.unlink(missing_ok=True)
+            continue
+        try:
+            os.write(fd, b"x")
+            reached += 1
+        except BlockingIOError:
+            reached += 1  # full of unread pokes: it will wake anyway
+        finally:
+            os.close(fd)
+    return reached
+
+
+class Waker:
+    """Sets `event` when poked through the FIFO or when tmux signals the wake channel."""
+
+    def __init__(self, home: Path, tmux: Tmux):
+        self.event = threading.Event()
+        self.fifo = run_dir(home) / f"wake-{os.getpid()}.fifo"
+        self.tmux = tmux
+        self._stop = threading.Event()
+        self._waiter: subprocess.Popen | None = None
+
+    def start(self) -> "Waker":
+        self.fifo.unlink(missing_ok=True)
+        os.mkfifo(self.fifo, 0o600)
+        self._fd = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK)
+        threading.Thread(target=self._read_fifo, name="wake-fifo", daemon=True).start()
+        threading.Thread(target=self._wait_tmux, name="wake-tmux", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._waiter is not None and self._waiter.poll() is None:
+            self._waiter.kill()
+        self.fifo.unlink(missing_ok=True)
+        self.event.set()
+
+    def _read_fifo(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._fd], [], [], 1.0)
+            if ready:
+                try:
+                    os.read(self._fd, 4096)
+                except BlockingIOError:
+                    continue
+                self.event.set()
+
+    def _wait_tmux(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._waiter = subprocess.Popen(self.tmux.base() + ["wait-for", TMUX_CHANNEL],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                code = self._waiter.wait()
+            except OSError:
+                return
+            if self._stop.is_set():
+                return
+            if code == 0:
+                self.event.set()
+            else:
+                self._stop.wait(2.0)  # no tmux server yet: try again shortly

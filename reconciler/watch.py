@@ -1,0 +1,191 @@
+"""`orch reconcile`: once, or `--watch` — a level-triggered loop over projects.
+
+The watcher sleeps until the earliest of: the next due check-in (or end of a credit hold or
+crash-loop backoff), a wake-up (`orch checkin`, tmux's pane-died hook), and `--interval`
+(the full resync). Each pass re-reads manifests that changed on disk, converges each project
+under its lock, and writes a heartbeat. One project's failure never stops the others.
+SIGTERM/SIGINT finish the current pass and exit 0. At most one watcher per project.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from reconciler.errors import UserError
+from reconciler.loop import Context, PassResult, reconcile_project
+from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manifest
+
+LOOKAHEAD_S = 0.05  # fire what is due this close, then wait for its exact moment inside the executor
+MIN_SLEEP_S = 0.005
+
+
+def watcher_lock(home: Path, project: str) -> Path:
+    return home / "locks" / f"{project}.watch.lock"
+
+
+@dataclass
+class Watched:
+    """A project the watcher converges: where its manifest is, and the last good version of it."""
+
+    path: Path
+    loaded: LoadedManifest
+    mtime_ns: int
+
+    @property
+    def name(self) -> str:
+        return self.loaded.manifest.metadata.name
+
+
+def manifests_to_watch(ctx: Context, files: list[str]) -> list[Watched]:
+    """The named manifests, or every registered project's manifest."""
+    paths = [Path(f) for f in files] if files else [Path(r.manifest_path) for r in ctx.store().projects()]
+    watched = []
+    for path in paths:
+        loaded = load_manifest(path)
+        watched.append(Watched(loaded.path, loaded, path.stat().st_mtime_ns))
+    return watched
+
+
+def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
+    """Every project once: windows, briefs, schedules and the check-ins due (missed ones per policy)."""
+    results = []
+    started = time.time()
+    for watched in manifests_to_watch(ctx, files):
+        results.append(reconcile_project(ctx, watched.loaded, fire_checkins=True, missed_before=started,
+                                         wait_for_backoff=True))
+    return results
+
+
+class Watcher:
+    def __init__(self, ctx: Context, files: list[str], interval: float,
+                 report: Callable[[PassResult], None] = lambda result: None):
+        self.ctx = ctx
+        self.files = files
+        self.interval = interval
+        self.report = report
+        self.stop = threading.Event()
+        self.started = time.time()
+        self.watched: dict[str, Watched] = {}
+        self.locks = ExitStack()
+
+    # -- ownership ---------------------------------------------------------------------------------
+
+    def _claim(self, watched: Watched, strict: bool) -> bool:
+        """Hold the project's watcher lock for our lifetime; say who holds it otherwise."""
+        from filelock import FileLock, Timeout
+
+        from reconciler.home import private_dir
+        from reconciler.locks import describe_holder, record_holder
+
+        lock_file = watcher_lock(self.ctx.home, watched.name)
+        private_dir(lock_file.parent)
+        lock = FileLock(lock_file, mode=0o600)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if strict:
+                raise UserError(f"project {watched.name!r} is already watched by {describe_holder(lock_file)}")
+            return False
+        self.locks.callback(lock.release)
+        record_holder(lock_file)
+        self.watched[watched.name] = watched
+        return True
+
+    def _adopt_new_projects(self) -> None:
+        """Without FILE arguments, projects applied after we started are watched too."""
+        if self.files:
+            return
+        for record in self.ctx.store().projects():
+            if record.name not in self.watched and Path(record.manifest_path).exists():
+                try:
+                    loaded = load_manifest(record.manifest_path)
+                except ManifestError:
+                    continue
+                self._claim(Watched(loaded.path, loaded, loaded.path.stat().st_mtime_ns), strict=False)
+
+    def _refresh(self, watched: Watched) -> Watched:
+        """Re-read a manifest that changed on disk; keep the last good one if the new one is bad."""
+        try:
+            mtime = watched.path.stat().st_mtime_ns
+        except OSError:
+            return watched
+        if mtime == watched.mtime_ns:
+            return watched
+        try:
+            loaded = load_manifest(watched.path)
+        except ManifestError as err:
+            self.ctx.store().record_event("manifest.invalid", f"{watched.path} changed but is invalid; keeping "
+                                          "the last good version", project=watched.name, errors=str(err))
+            return Watched(watched.path, watched.loaded, mtime)
+        if loaded.manifest.metadata.name != watched.name:
+            self.ctx.store().record_event("manifest.invalid", f"{watched.path} now names another project; ignored",
+                                          project=watched.name)
+            return Watched(watched.path, watched.loaded, mtime)
+        self.ctx.store().record_event("manifest.reloaded", f"re-read {watched.path}", project=watched.name)
+        return Watched(watched.path, loaded, mtime)
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        from reconciler.state import ledger
+        from reconciler.wake import Waker
+
+        for watched in manifests_to_watch(self.ctx, self.files):
+            self._claim(watched, strict=True)
+        if not self.watched and self.files:
+            raise UserError("nothing to watch")
+        waker = Waker(self.ctx.home, self.ctx.tmux).start()
+        self._install_signal_handlers(waker)
+        store = self.ctx.store(maintain=True)
+        next_resync = 0.0
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(8, len(self.watched) or 1))) as pool:
+                while not self.stop.is_set():
+                    waker.event.clear()
+                    now = time.time()
+                    if now >= next_resync:
+                        self._adopt_new_projects()
+                        next_resync = now + self.interval
+                    wake_at = next_resync
+                    for result in pool.map(self._pass, list(self.watched)):
+                        if result.wake_at is not None:
+                            wake_at = min(wake_at, result.wake_at)
+                        self.report(result)
+                    ledger.heartbeat(store, self.watched, os.getpid(), self.started)
+                    if self.stop.is_set():
+                        break
+                    waker.event.wait(max(MIN_SLEEP_S, wake_at - time.time() - LOOKAHEAD_S))
+        finally:
+            waker.stop()
+            ledger.drop_watcher(store, list(self.watched), os.getpid())
+            self.locks.close()
+        return 0
+
+    def _pass(self, name: str) -> PassResult:
+        watched = self._refresh(self.watched[name])
+        self.watched[name] = watched
+        try:
+            return reconcile_project(self.ctx, watched.loaded, fire_checkins=True, missed_before=self.started,
+                                     wait_for_backoff=False, lookahead=LOOKAHEAD_S)
+        except Exception as err:  # one project's failure never stops the others
+            try:
+                self.ctx.store().record_event("watch.error", f"{type(err).__name__}: {err}", project=name)
+            except Exception:
+                pass
+            return PassResult(name, wake_at=time.time() + min(self.interval, 5.0))
+
+    def _install_signal_handlers(self, waker) -> None:
+        def finish(signum, frame):
+            self.stop.set()
+            waker.event.set()
+
+        signal.signal(signal.SIGTERM, finish)
+        signal.signal(signal.SIGINT, finish)
