@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", metavar="TEXT", help="the text delivered to the agent")
     p.add_argument("--list", action="store_true", help="list scheduled check-ins")
     p.add_argument("--cancel", type=int, metavar="ID", help="cancel a scheduled check-in")
+    p.add_argument("--target", metavar="SESSION:WINDOW",
+                   help="address the agent by tmux target, for the old scripts (window name or index)")
 
     p = command("credit", "manual overrides for out-of-credit holds",
                 "examples:\n  orch credit clear shop/dev                 a false positive: deliver again now\n"
@@ -131,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="how long to wait for the agent's input line to be free (default 30)")
     p.add_argument("--force", action="store_true", help="deliver even while the agent is out of credit")
+    p.add_argument("--target", metavar="SESSION:WINDOW",
+                   help="address the agent by tmux target, for the old scripts (window name or index); "
+                        "then every word is the text")
 
     p = command("events", "print the audit log (one JSON object a line with -o json)",
                 "examples:\n  orch events shop\n  orch events --follow -o json")
@@ -143,6 +148,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("agent", nargs="?", metavar="AGENT")
     p.add_argument("-p", "--project", metavar="PROJECT")
     p.add_argument("--lines", "-n", type=int, default=30, metavar="N", help="how many lines (default 30)")
+
+    p = command("compat", "compatibility with the Tmux-Orchestrator scripts",
+                "`install DIR` writes schedule_with_note.sh and send-claude-message.sh into DIR (0755): thin\n"
+                "wrappers that exec this orch (orch checkin / orch send), addressing agents by session:window.\n"
+                "examples:\n  orch compat install ~/Tmux-Orchestrator\n"
+                "  ~/Tmux-Orchestrator/send-claude-message.sh shop-1a2b3c4d:dev \"run the tests\"\n"
+                "  ~/Tmux-Orchestrator/schedule_with_note.sh 30 \"check the CI run\" shop-1a2b3c4d:pm\n"
+                "  (inside an agent's window the target may be left out: the check-in is for itself)")
+    compat = p.add_subparsers(dest="compat_command", metavar="ACTION", required=True)
+    c = compat.add_parser("install", parents=[common], help="write the old scripts into DIR")
+    c.add_argument("dir", metavar="DIR")
+    c.add_argument("--force", action="store_true", help="replace existing files that differ")
+
+    service_epilog = ("`install` writes $XDG_CONFIG_HOME/systemd/user/orch-watch.service (default ~/.config/...)\n"
+                      "that runs this orch's absolute path with `reconcile --watch`, Restart=always, and ORCH_HOME,\n"
+                      "ORCH_TMUX_SOCKET and PATH as they are now (agents' commands are looked up on PATH). Then:\n"
+                      "  systemctl --user daemon-reload && systemctl --user enable --now orch-watch.service\n"
+                      "  loginctl enable-linger $USER        keep it running when you are logged out\n"
+                      "To remove it: systemctl --user disable --now orch-watch.service && orch service uninstall\n"
+                      "Without systemd, run the watcher in a tmux window instead:\n"
+                      "  tmux new-window -d -n orch-watch 'orch reconcile --watch'\n"
+                      "examples:\n  orch service install --print\n  orch service install\n  orch service uninstall")
+    p = command("service", "run the watcher (orch reconcile --watch) as a systemd user service (orch-watch.service)",
+                service_epilog)
+    service = p.add_subparsers(dest="service_command", metavar="ACTION", required=True)
+    c = service.add_parser("install", parents=[common], help="write the unit file and say how to enable it",
+                           description="write the unit file and say how to enable it", epilog=service_epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of writing it")
+    service.add_parser("uninstall", parents=[common], help="remove the unit file and its enable link")
 
     command("schema", "print the manifest's JSON Schema")
     return parser
@@ -303,9 +338,14 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     words = list(args.words)
     inside = os.environ.get("ORCH_AGENT") and os.environ.get("ORCH_PROJECT")
-    if len(words) == 1 and not inside:
+    if args.target is not None:
+        from reconciler.compat import resolve_target
+
+        address = "/".join(resolve_target(_context(args), args.target))
+    elif len(words) == 1 and not inside:
         raise UserError("give the agent and the text: orch send PROJECT/AGENT TEXT")
-    address = None if len(words) == 1 else words.pop(0)
+    else:
+        address = None if len(words) == 1 else words.pop(0)
     text = " ".join(words)
     if text == "-":
         text = sys.stdin.read()
@@ -374,7 +414,14 @@ def cmd_checkin(args: argparse.Namespace) -> int:
         return 0
     if not args.delay or args.note is None:
         raise UserError("say when and what: orch checkin [AGENT] --in 25m --note \"...\" (or --list, --cancel ID)")
-    document, text = schedule_checkin(ctx, args.agent, args.project, args.delay, args.note)
+    agent = args.agent
+    if args.target is not None:
+        from reconciler.compat import resolve_target
+
+        if agent is not None:
+            raise UserError("give the agent either as AGENT or as --target SESSION:WINDOW, not both")
+        agent = "/".join(resolve_target(ctx, args.target))
+    document, text = schedule_checkin(ctx, agent, args.project, args.delay, args.note)
     _emit(args, document, text)
     return 0
 
@@ -388,6 +435,60 @@ def cmd_credit(args: argparse.Namespace) -> int:
     else:
         document, text = credit_hold(ctx, args.agent, args.project, args.until)
     _emit(args, document, text)
+    return 0
+
+
+def cmd_compat(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reconciler.compat import install, orch_executable
+
+    orch_path = orch_executable()
+    written = install(Path(args.dir).expanduser().absolute(), orch_path, force=args.force)
+    lines = [f"{w.status:<9} {w.path}" for w in written]
+    lines.append(f"they run {orch_path}" if orch_path else "they run `orch` from PATH")
+    _emit(args, {"orch": orch_path, "files": [{"path": str(w.path), "status": w.status} for w in written]},
+          "\n".join(lines))
+    return 0
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reconciler import service
+    from reconciler.compat import orch_executable
+
+    path = service.unit_path()
+    if args.service_command == "uninstall":
+        change = service.uninstall(path)
+        lines = [f"removed {change.path}" if change.status == "removed" else f"no unit at {change.path}"]
+        lines += [f"removed {link} (the link `systemctl --user enable` made)" for link in change.also_removed]
+        lines += ["stop a running watcher and let systemd forget the unit:", f"  {service.STOP_COMMAND}"]
+        _emit(args, {"path": str(path), "status": change.status, "commands": [service.STOP_COMMAND],
+                     "removed_links": [str(link) for link in change.also_removed]}, "\n".join(lines))
+        return 0
+    orch_path = orch_executable()
+    if orch_path is None:
+        raise UserError("cannot find the orch executable to run; put orch on PATH and run this again")
+    environment = {}
+    if "ORCH_HOME" in os.environ or args.home != Path.home() / ".local" / "state" / "orch":
+        environment["ORCH_HOME"] = str(args.home)  # set, by --home, or by XDG_STATE_HOME systemd may lack
+    if args.tmux_socket:
+        environment["ORCH_TMUX_SOCKET"] = args.tmux_socket
+    if os.environ.get("PATH"):
+        environment["PATH"] = os.environ["PATH"]
+    text = service.unit_text(orch_path, environment)
+    if args.print_only:
+        _emit(args, {"path": str(path), "unit": text}, text.rstrip("\n"))
+        return 0
+    change = service.install(path, text)
+    commands = [service.ENABLE_COMMAND, service.LINGER_COMMAND]
+    lines = [f"{change.status} {path}", "enable and start it:", f"  {service.ENABLE_COMMAND}",
+             "keep it running when you are logged out:", f"  {service.LINGER_COMMAND}"]
+    if change.status == "updated":
+        lines += ["if it already runs, restart it:", f"  {service.RESTART_COMMAND}"]
+        commands.append(service.RESTART_COMMAND)
+    _emit(args, {"path": str(path), "status": change.status, "unit": text, "commands": commands}, "\n".join(lines))
     return 0
 
 

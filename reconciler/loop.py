@@ -136,12 +136,21 @@ def _register(store: Store, loaded: LoadedManifest, ctx: Context) -> DesiredProj
     record = store.project(name)
     check_registration(record, loaded)
     if record is None:
-        project_id = secrets.token_hex(4)
+        project_id = _adoptable_id(ctx, name) or secrets.token_hex(4)
         session = loaded.manifest.spec.session or f"{name}-{project_id}"
         record = store.register_project(name, project_id, str(loaded.path), session)
         store.record_event("project.registered", f"registered project {name}", project=name,
                            manifest=str(loaded.path), id=record.id)
     return desired_project(loaded, record.id, ctx.home, ctx.socket)
+
+
+def _adoptable_id(ctx: Context, name: str) -> str | None:
+    """A project that lost its store keeps its id: read it back from its running session's name."""
+    import re
+
+    sessions = observe(ctx.tmux).sessions_of(name)
+    ids = {m.group(1) for s in sessions if (m := re.fullmatch(re.escape(name) + r"-([0-9a-f]{8})", s))}
+    return ids.pop() if len(ids) == 1 else None
 
 
 def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, result: PassResult,

@@ -25,7 +25,10 @@ def checkin_text(note: str, marker: str) -> str:
 
 
 def new_output(lines: tuple[str, ...] | list[str]) -> tuple[list[str], str | None]:
-    """(lines after the last orch marker on screen, that marker) or (the bottom lines, None)."""
+    """(lines after the last orch marker on screen, that marker) or (the last written lines, None)."""
+    lines = list(lines)
+    while lines and not lines[-1].strip():
+        lines.pop()
     for index in range(len(lines) - 1, -1, -1):
         found = MARKER.findall(lines[index])
         if found:

@@ -111,7 +111,7 @@ def toy_manifest(folder: Path, project: str = "demo", agents: dict[str, str] | N
         for line in textwrap.dedent(lines).strip().splitlines():
             body += f"      {line}\n"
     text = (f"apiVersion: orch/v1\nkind: Project\nmetadata:\n  name: {project}\nspec:\n"
-            f"{textwrap.dedent(extra)}  agents:\n{body}")
+            f"{extra}  agents:\n{body}")
     path = folder / "orch.yaml"
     path.write_text(text)
     return path
