@@ -25,13 +25,11 @@ def claude_binary():
     return ensure_claude_installed()
 
 
-@pytest.fixture
-def claude_project(tmp_path, orch, tmux_socket, claude_binary):
-    """A project with one real Claude Code agent 'dev' (with a brief), applied."""
-    api = StandinAPI().start()
+def claude_manifest(tmp_path, claude_binary, api_url: str, agent_lines: str) -> tuple:
+    """A manifest with one real Claude Code agent 'dev' (offline), and the file its prompt hook writes."""
     workdir = tmp_path / "wd"
-    workdir.mkdir()
-    env = claude_env(tmp_path / "claude-home", workdir, api.url)
+    workdir.mkdir(exist_ok=True)
+    env = claude_env(tmp_path / "claude-home", workdir, api_url)
     own_env = {k: v for k, v in env.items() if os.environ.get(k) != v and k != "TERM"}
     hook_log = tmp_path / "prompts.jsonl"
     settings = prompt_hook_settings(hook_log, settings_file=tmp_path / "settings.json")
@@ -40,14 +38,20 @@ def claude_project(tmp_path, orch, tmux_socket, claude_binary):
     manifest.write_text(
         "apiVersion: orch/v1\nkind: Project\nmetadata:\n  name: real\nspec:\n  agents:\n"
         f"    - name: dev\n      command: \"{claude_binary} --dangerously-skip-permissions --settings {settings}\"\n"
-        f"      cwd: wd\n      brief: \"You are dev. Reply ok.\"\n      env:\n{env_yaml}"
+        f"      cwd: wd\n{agent_lines}      env:\n{env_yaml}"
     )
-    result = orch("apply", str(manifest))
-    try:
+    return manifest, hook_log
+
+
+@pytest.fixture
+def claude_project(tmp_path, orch, tmux_socket, claude_binary):
+    """A project with one real Claude Code agent 'dev' (with a brief), applied."""
+    with StandinAPI() as api:
+        manifest, hook_log = claude_manifest(tmp_path, claude_binary, api.url,
+                                             "      brief: \"You are dev. Reply ok.\"\n")
+        result = orch("apply", str(manifest))
         assert result.returncode == 0, result.stdout + result.stderr
         yield manifest, hook_log
-    finally:
-        api.stop()
 
 
 def prompts(hook_log) -> list[str]:
@@ -98,3 +102,40 @@ def test_copy_mode_in_claude_is_left_first(claude_project, orch, tmux_socket):
     assert orch("send", "real/dev", "after copy mode").returncode == 0
     wait_until(lambda: len(prompts(hook_log)) == 2, timeout=10)
     assert prompts(hook_log)[1] == "after copy mode"
+
+
+def test_out_of_credit_claude_gets_nothing_until_the_reset_then_one_checkin(tmp_path, orch, tmux_socket,
+                                                                           claude_binary, monkeypatch):
+    """The real usage-limit screen: held until the minute it names, then exactly one check-in."""
+    import subprocess
+    import time
+
+    from tests.conftest import ORCH
+
+    monkeypatch.setenv("TZ", "UTC")
+    with StandinAPI() as api:
+        manifest, hook_log = claude_manifest(tmp_path, claude_binary, api.url,
+                                             "      checkins:\n        - every: 4s\n          note: \"status?\"\n")
+        assert orch("apply", str(manifest)).returncode == 0
+        now = time.time()
+        reset = (int(now) // 60 + 1) * 60
+        if reset - now < 25:
+            reset += 60  # leave time for the limit to be hit and seen first
+        api.limit_until(reset)
+        watcher = subprocess.Popen([ORCH, "reconcile", "--watch", str(manifest)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: orch.json("status")["projects"][0]["agents"][0]["credit"]["exhausted"],
+                       timeout=30, what="the hold from Claude's own limit screen")
+            until = orch.json("status")["projects"][0]["agents"][0]["credit"]["until"]
+            assert until.startswith(time.strftime("%Y-%m-%dT%H:%M:00", time.gmtime(reset)))
+            limited = len(prompts(hook_log))
+            wait_until(lambda: time.time() > reset - 1.0, timeout=100, interval=0.2)
+            assert len(prompts(hook_log)) == limited, "a check-in was typed while Claude was out of credit"
+            wait_until(lambda: len(prompts(hook_log)) == limited + 1, timeout=20, what="the check-in after the reset")
+            first_after = time.time()
+            wait_until(lambda: len(prompts(hook_log)) >= limited + 2, timeout=20, what="the normal cadence")
+            assert time.time() - first_after >= 2.5, "more than one check-in right after the reset"
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=30)
