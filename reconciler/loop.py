@@ -209,6 +209,12 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
     result.wake_at = _earliest(result.wake_at, wake)
 
 
+def _pending(action):
+    from reconciler.execute.tmux import Outcome
+
+    return Outcome(action, True, f"pending: {action.reason}")
+
+
 def _earliest(*moments: float | None) -> float | None:
     present = [m for m in moments if m is not None]
     return min(present) if present else None

@@ -272,7 +272,7 @@ def test_the_watcher_rereads_a_changed_manifest(tmp_path, orch, tmux_socket, wat
     assert orch("apply", str(manifest)).returncode == 0
     watchers(str(manifest), "--interval", "0.5")
     wait_until(lambda: orch.json("status")["projects"][0]["watcher"], what="watcher up")
-    manifest.write_text(manifest.read_text() + f"    - name: extra\n      command: orch-toyagent\n")
+    manifest.write_text(manifest.read_text() + "    - name: extra\n      command: orch-toyagent\n")
     wait_until(lambda: "extra" in tmux(tmux_socket, "list-windows", "-a", "-F", "#{window_name}"), timeout=15,
                what="the new agent's window")
     manifest.write_text("this: is: not: valid")
@@ -303,3 +303,22 @@ def test_a_corrupt_store_is_reported_and_restored(tmp_path, orch, tmux_socket, o
     assert result.returncode == 0, result.stderr
     assert "restored it from the backup" in result.stderr
     assert len(orch.json("checkin", "--list")["checkins"]) == 2
+
+
+def test_a_crash_looping_agent_is_restarted_with_backoff_by_the_watcher(tmp_path, orch, tmux_socket, watchers):
+    manifest = toy_manifest(tmp_path, agents={"flaky": ""})
+    manifest.write_text(manifest.read_text().replace("command: orch-toyagent --log", "command: exit 3 #"))
+    applied = orch("apply", str(manifest))
+    assert "Traceback" not in applied.stderr
+    watchers(str(manifest), "--interval", "60")
+    wait_until(lambda: orch.json("status")["projects"][0]["agents"][0]["restarts"] >= 4, timeout=30,
+               what="restarts at 1 s, 2 s, 4 s ...")
+    events = [json.loads(line) for line in orch("events", "-o", "json", "-n", "500").stdout.splitlines()]
+    assert not [e for e in events if e["kind"] == "watch.error"], events
+    restarts = [e["time"] for e in events if e["kind"] == "agent.restarted"]
+    from datetime import datetime
+    moments = [datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() for t in restarts]
+    gaps = [b - a for a, b in zip(moments, moments[1:])]
+    # 1 s doubling (tmux reports the death to the second, so each gap is known to about a second)
+    assert gaps[-1] >= 3 and gaps[-1] >= 2 * min(gaps), gaps
+    assert orch.json("status")["projects"][0]["agents"][0]["last_exit_status"] == 3

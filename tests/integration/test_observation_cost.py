@@ -22,7 +22,6 @@ from reconciler.manifest.loader import load_manifest
 from reconciler.tmux import Tmux
 from tests.conftest import ORCH, tmux, write_manifest
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 # DESIGN.md section 1: one observation is one `list-panes -a -F` call, "or as few calls as
 # possible". A little room for a fixed extra call; none for one call per agent or pane.
