@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-p", "--project", metavar="PROJECT")
     c.add_argument("--until", required=True, metavar="TIME", help="HH:MM (next occurrence), an ISO time, or a duration like 2h")
 
+    p = command("sync", "bring the projects' clean worktrees up to upstream now",
+                "Dirty worktrees are skipped; a conflict is aborted and escalated (once per upstream commit).\n"
+                "examples:\n  orch sync          every registered project\n  orch sync shop")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S")
+
     p = command("destroy", "kill the project's agents and forget its schedules",
                 "example:\n  orch destroy shop --yes")
     p.add_argument("target", metavar="FILE|NAME")
@@ -204,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as err:  # a bug, not a user error: say so briefly; ORCH_DEBUG=1 shows the traceback
+        if os.environ.get("ORCH_DEBUG"):
+            raise
+        _error(args, f"internal error: {type(err).__name__}: {err} (run again with ORCH_DEBUG=1 for details, "
+                     "and please report it)", 1)
+        return 1
 
 
 def _error(args: argparse.Namespace, message: str, code: int) -> None:
@@ -398,6 +410,26 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                       f"{item['result']}", flush=True)
 
     return Watcher(ctx, args.files, args.interval, report).run()
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from reconciler.loop import sync_project
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.render import outcomes_text, pass_document
+
+    ctx = _context(args, args.lock_timeout)
+    records = ctx.store().projects()
+    if args.name is not None:
+        records = [r for r in records if r.name == args.name]
+        if not records:
+            raise UserError(f"no project named {args.name!r} (see `orch status`)")
+    results = [sync_project(ctx, load_manifest(r.manifest_path)) for r in records]
+    _warn(ctx)
+    if args.output == "json":
+        print(json.dumps({"projects": [pass_document(r) for r in results]}, indent=2))
+    else:
+        print("\n".join(outcomes_text(r.project, r.outcomes) for r in results) or "no projects registered")
+    return 1 if any(not o.ok for r in results for o in r.outcomes) else 0
 
 
 def cmd_checkin(args: argparse.Namespace) -> int:

@@ -8,25 +8,36 @@ from pathlib import Path
 
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.manifest.durations import parse_duration
-from reconciler.model import DesiredAgent, DesiredCheckin, DesiredProject
+from reconciler.model import DesiredAgent, DesiredCheckin, DesiredProject, DesiredWorktree, GitSettings
 
 
 def default_session(name: str, project_id: str) -> str:
     return f"{name}-{project_id}"
 
 
-def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket: str | None) -> DesiredProject:
+def worktrees_dir(home: Path, project: str, project_id: str) -> Path:
+    return home / "projects" / f"{project}-{project_id}" / "worktrees"
+
+
+def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket: str | None,
+                    repo_branch: str | None = None) -> DesiredProject:
+    """The project as the manifest wants it. `repo_branch`: the repo's current branch (the default upstream)."""
     manifest = loaded.manifest
     spec = manifest.spec
     name = manifest.metadata.name
     repo = loaded.resolve(spec.repo) if spec.repo else None
-    agents, checkins = [], []
+    folder = worktrees_dir(home, name, project_id)
+    agents, checkins, worktrees = [], [], []
     for agent in spec.agents:
+        if repo is not None and agent.worktree is not False:
+            worktrees.append(DesiredWorktree(agent.name, str(folder / agent.name), agent.branch or f"orch/{agent.name}"))
         for index, checkin in enumerate(agent.checkins or spec.defaults.checkins):
             checkins.append(desired_checkin(agent.name, index, checkin.every, checkin.note))
         command = agent.command or spec.defaults.command
         if agent.cwd is not None:
             cwd = loaded.resolve(agent.cwd)
+        elif worktrees and worktrees[-1].agent == agent.name:
+            cwd = Path(worktrees[-1].path)
         else:
             cwd = repo or loaded.folder
         env = tuple(sorted({**spec.defaults.env, **agent.env}.items()))
@@ -55,7 +66,22 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
         credit_patterns=tuple(spec.credit.patterns),
         resume_note=spec.credit.resume_note,
         credit_shared=spec.credit.shared,
+        git=_git_settings(spec, repo, repo_branch, tuple(worktrees), folder),
     )
+
+
+def _git_settings(spec, repo: Path | None, repo_branch: str | None, worktrees: tuple[DesiredWorktree, ...],
+                  folder: Path) -> GitSettings | None:
+    if repo is None:
+        return None
+    upstream = spec.upstream or repo_branch
+    if upstream is None:
+        from reconciler.errors import UserError
+
+        raise UserError(f"{repo} has no current branch (detached HEAD): set spec.upstream in the manifest")
+    return GitSettings(repo=str(repo), upstream=upstream, worktrees=worktrees, projects_dir=str(folder),
+                       mode=spec.sync.mode or "rebase", escalate_to=spec.sync.escalate_to,
+                       integrate=spec.sync.integrate, gate=spec.sync.gate)
 
 
 def desired_checkin(agent: str, index: int, every: str, note: str) -> DesiredCheckin:

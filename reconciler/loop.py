@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ MAX_PASSES = 4
 WAIT_FOR_BACKOFF_S = 10.0
 
 Progress = Callable[[str], None]
+_STORE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -45,9 +47,11 @@ class Context:
         return Tmux(self.socket)
 
     def store(self, maintain: bool = False) -> Store:
-        if self._store is None:
-            self._store = Store(self.home, maintain=maintain, notices=self.notices)
-        return self._store
+        """The one store connection of this process (threads share it; opening it is serialised)."""
+        with _STORE_LOCK:
+            if self._store is None:
+                self._store = Store(self.home, maintain=maintain, notices=self.notices)
+            return self._store
 
 
 def check_registration(record: ProjectRecord | None, loaded: LoadedManifest) -> None:
@@ -123,6 +127,10 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
         store = ctx.store(maintain=True)
         desired = _register(store, loaded, ctx)
         result = PassResult(name)
+        if desired.git is not None:
+            with exclusive(git_lock(ctx.home, name), ctx.lock_timeout):
+                result.outcomes += converge_worktrees(ctx, store, desired, sync=False)
+                _ensure_hooks(store, desired)
         observed = _converge_windows(ctx, store, desired, result, wait_for_backoff)
         _sync_schedules(store, desired)
         if fire_checkins:
@@ -141,7 +149,141 @@ def _register(store: Store, loaded: LoadedManifest, ctx: Context) -> DesiredProj
         record = store.register_project(name, project_id, str(loaded.path), session)
         store.record_event("project.registered", f"registered project {name}", project=name,
                            manifest=str(loaded.path), id=record.id)
-    return desired_project(loaded, record.id, ctx.home, ctx.socket)
+    return desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+
+
+def _repo_branch(loaded: LoadedManifest) -> str | None:
+    """The repository's current branch: the default upstream (only looked up when needed)."""
+    spec = loaded.manifest.spec
+    if spec.repo is None or spec.upstream is not None:
+        return None
+    from reconciler.observe.git import current_branch
+
+    return current_branch(loaded.resolve(spec.repo))
+
+
+def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync: bool,
+                       panes: dict | None = None) -> list:
+    """Worktrees created or repaired (and with `sync`, brought up to upstream, conflicts escalated)."""
+    from reconciler.execute.git import GitExecutor
+    from reconciler.observe.git import observe_repo
+    from reconciler.plan_git import plan_escalations, plan_worktrees
+    from reconciler.state import ledger
+
+    settings = desired.git
+    executor = GitExecutor(store, ctx.home, desired.name, settings, ctx.tmux, panes or {}, _escalation_guard(store, desired))
+    outcomes = []
+    for _ in range(2):  # a second round escalates the conflicts the first one found
+        repo = observe_repo(settings.repo)
+        facts, leftovers = observe_worktrees(settings, repo)
+        records = ledger.sync_records(store, desired.name)
+        actions, problems = plan_worktrees(desired.name, settings, repo, facts, records, leftovers, sync)
+        if problems:
+            raise UserError("\n".join(p.message for p in problems))
+        if sync:
+            actions += plan_escalations(desired.name, settings, records, repo.branches.get(settings.upstream))
+        if not actions:
+            break
+        outcomes += executor.execute(actions)
+    return outcomes
+
+
+def observe_worktrees(settings, repo) -> tuple[dict, dict]:
+    """Facts of each desired worktree, and of worktrees left in orch's folder by removed agents."""
+    from reconciler.model import DesiredWorktree
+    from reconciler.observe.git import observe_worktree
+
+    facts = {w.agent: observe_worktree(w, repo, settings.upstream) for w in settings.worktrees}
+    leftovers = {}
+    folder = Path(settings.projects_dir)
+    wanted = {w.agent for w in settings.worktrees}
+    for checkout in repo.checkouts:
+        path = Path(checkout.path)
+        if path.parent == folder and path.name not in wanted and checkout.branch:
+            leftover = DesiredWorktree(path.name, str(path), checkout.branch)
+            leftovers[path.name] = observe_worktree(leftover, repo, settings.upstream)
+    return facts, leftovers
+
+
+def _escalation_guard(store: Store, desired: DesiredProject):
+    from reconciler.execute.checkins import credit_guard
+
+    return lambda agent: credit_guard(store, desired.name, agent, desired.credit_shared, desired.credit_patterns)
+
+
+def sync_project(ctx: Context, loaded: LoadedManifest) -> PassResult:
+    """`orch sync`: bring the project's clean worktrees up to upstream now (its own lock: off the check-in path)."""
+    name = loaded.manifest.metadata.name
+    result = PassResult(name)
+    if loaded.manifest.spec.repo is None:
+        return result
+    with exclusive(git_lock(ctx.home, name), ctx.lock_timeout):
+        store = ctx.store(maintain=True)
+        record = store.project(name)
+        if record is None:
+            raise UserError(f"project {name!r} is not applied yet: run `orch apply {loaded.path}` first")
+        desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+        observed = observe(ctx.tmux)
+        panes = {p.agent: p for p in observed.agent_panes(name) if p.session_name == desired.session}
+        result.outcomes += converge_worktrees(ctx, store, desired, sync=True, panes=panes)
+    return result
+
+
+def _ensure_hooks(store: Store, desired: DesiredProject) -> None:
+    """Git hooks that wake the watcher when upstream or a worktree moves (installed once)."""
+    from reconciler.execute import githooks
+
+    repo = Path(desired.git.repo)
+    if not githooks.hooks_installed(repo):
+        for line in githooks.install_hooks(repo, store.home, desired.git.upstream):
+            store.record_event("hooks.installed", line, project=desired.name)
+
+
+def git_lock(home: Path, project: str) -> Path:
+    return home / "locks" / f"{project}.git.lock"
+
+
+def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
+    """Remove the project's worktrees that hold nothing beyond upstream; keep (and say) the rest; unhook."""
+    from dataclasses import replace
+
+    from reconciler.manifest.loader import ManifestError, parse_manifest
+
+    try:
+        loaded = parse_manifest(record.manifest_text, Path(record.manifest_path))
+    except ManifestError:
+        return []
+    if loaded.manifest.spec.repo is None or not Path(loaded.resolve(loaded.manifest.spec.repo)).is_dir():
+        return []
+    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+    nothing = replace(desired, git=replace(desired.git, worktrees=()))
+    with exclusive(git_lock(ctx.home, record.name), ctx.lock_timeout):
+        outcomes = converge_worktrees(ctx, store, nothing, sync=False)
+        for path in Path(desired.git.projects_dir).glob("*"):
+            store.record_event("worktree.kept", f"kept {path}: it holds work not on {desired.git.upstream}",
+                               project=record.name)
+        if not _repo_shared(store, record.name, desired.git.repo):
+            from reconciler.execute import githooks
+
+            for line in githooks.remove_hooks(Path(desired.git.repo)):
+                store.record_event("hooks.removed", line, project=record.name)
+    return outcomes
+
+
+def _repo_shared(store: Store, name: str, repo: str) -> bool:
+    """Does another registered project use the same repository (and so its hooks)?"""
+    from reconciler.manifest.loader import ManifestError, parse_manifest
+
+    for other in store.projects():
+        if other.name == name or not other.manifest_text:
+            continue
+        try:
+            spec = parse_manifest(other.manifest_text, Path(other.manifest_path)).manifest.spec
+        except ManifestError:
+            continue
+        if spec.repo and str(Path(other.manifest_path).parent.joinpath(spec.repo).resolve()) == repo:
+            return True
+    return False
 
 
 def _adoptable_id(ctx: Context, name: str) -> str | None:
@@ -233,9 +375,12 @@ def destroy(ctx: Context, name: str) -> list:
             raise UserError(f"no project named {name!r} (see `orch status`)")
         plan = plan_destroy(name, record.session if record else "", observed)
         outcomes = TmuxExecutor(ctx.tmux, store, ctx.home).execute(plan, None)
+        if record is not None:
+            outcomes += _destroy_worktrees(ctx, store, record)
         from reconciler.state import ledger
 
         ledger.forget_schedules(store, name)
+        ledger.forget_sync_record(store, name)
         store.forget_project(name)
         store.record_event("project.destroyed", f"destroyed project {name}", project=name)
         return outcomes

@@ -9,19 +9,52 @@ from typing import Any
 
 from reconciler.errors import UserError
 from reconciler.observe.tmux import observe
+from reconciler.state import ledger
+from reconciler.timefmt import iso
 
 
-def _applied(record) -> tuple[list[tuple[str, str | None]], bool]:
-    """(name, role) of each agent in the last applied manifest, and whether credit is shared."""
+def _applied(record):
+    """The last applied manifest, or None if it no longer parses (e.g. its repo is gone)."""
     from reconciler.manifest.loader import ManifestError, parse_manifest
 
     if not record.manifest_text:
-        return [], False
+        return None
     try:
-        spec = parse_manifest(record.manifest_text, Path(record.manifest_path)).manifest.spec
+        return parse_manifest(record.manifest_text, Path(record.manifest_path))
     except ManifestError:
-        return [], False
-    return [(agent.name, agent.role) for agent in spec.agents], spec.credit.shared
+        return None
+
+
+def _worktrees(ctx, store, record, loaded) -> dict[str, dict[str, Any]]:
+    """agent -> the worktree part of the status document (git is only asked when the project has a repo)."""
+    if loaded is None or loaded.manifest.spec.repo is None:
+        return {}
+    from reconciler.desired import desired_project
+    from reconciler.loop import _repo_branch, observe_worktrees
+    from reconciler.observe.git import observe_repo
+    from reconciler.plan_git import worktree_state
+
+    try:
+        desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+        repo = observe_repo(desired.git.repo)
+    except UserError:
+        return {}
+    facts, _ = observe_worktrees(desired.git, repo)
+    records = ledger.sync_records(store, record.name)
+    upstream_commit = repo.branches.get(desired.git.upstream)
+    document = {}
+    for worktree in desired.git.worktrees:
+        seen, sync = facts.get(worktree.agent), records.get(worktree.agent)
+        document[worktree.agent] = {
+            "path": worktree.path, "branch": worktree.branch,
+            "ahead": seen.ahead if seen else 0, "behind": seen.behind if seen else 0,
+            "dirty": bool(seen and (seen.dirty or seen.operation)),
+            "state": worktree_state(seen, sync, upstream_commit),
+            "conflict_files": list(sync.conflict_files) if sync and sync.conflict_files else [],
+            "last_sync": iso(sync.last_sync) if sync else None,
+        }
+    return document
+
 
 
 def _watcher(row: tuple[int, float] | None, now: float) -> dict[str, Any] | None:
@@ -46,8 +79,6 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         if not records:
             raise UserError(f"no project named {name!r} (registered: {', '.join(r.name for r in store.projects()) or 'none'})")
     from reconciler.plan_checkins import effective_hold
-    from reconciler.state import ledger
-    from reconciler.timefmt import iso
 
     observed = observe(ctx.tmux)
     watchers = ledger.watcher_rows(store)
@@ -56,7 +87,11 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
     for record in records:
         panes = {p.agent: p for p in observed.agent_panes(record.name) if p.session_name == record.session}
         facts = store.agent_facts(record.name)
-        agents, shared = _applied(record)
+        loaded = _applied(record)
+        spec = loaded.manifest.spec if loaded else None
+        agents = [(agent.name, agent.role) for agent in spec.agents] if spec else []
+        shared = bool(spec and spec.credit.shared)
+        worktrees = _worktrees(ctx, store, record, loaded)
         known = {agent for agent, _ in agents}
         agents += [(agent, None) for agent in sorted(panes) if agent not in known]
         holds = ledger.credit_holds(store, record.name)
@@ -77,7 +112,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
                 "last_exit_status": pane.dead_status if pane and pane.dead else (fact.last_exit_status if fact else None),
                 "credit": {"exhausted": hold is not None, "until": iso(hold.until) if hold else None},
                 "next_checkin": iso(due.get(agent)),
-                "worktree": None,
+                "worktree": worktrees.get(agent),
             })
         projects.append({
             "name": record.name,

@@ -49,10 +49,11 @@ def poke(home: Path) -> int:
 
 
 class Waker:
-    """Sets `event` when poked through the FIFO or when tmux signals the wake channel."""
+    """Sets `event` (and every subscribed event) when poked through the FIFO or by tmux."""
 
     def __init__(self, home: Path, tmux: Tmux):
         self.event = threading.Event()
+        self._listeners = [self.event]
         self.fifo = run_dir(home) / f"wake-{os.getpid()}.fifo"
         self.tmux = tmux
         self._stop = threading.Event()
@@ -66,12 +67,22 @@ class Waker:
         threading.Thread(target=self._wait_tmux, name="wake-tmux", daemon=True).start()
         return self
 
+    def subscribe(self) -> threading.Event:
+        """Another event to set on every wake-up (e.g. the git sync lane's)."""
+        event = threading.Event()
+        self._listeners.append(event)
+        return event
+
+    def wake(self) -> None:
+        for event in self._listeners:
+            event.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._waiter is not None and self._waiter.poll() is None:
             self._waiter.kill()
         self.fifo.unlink(missing_ok=True)
-        self.event.set()
+        self.wake()
 
     def _read_fifo(self) -> None:
         while not self._stop.is_set():
@@ -81,7 +92,7 @@ class Waker:
                     os.read(self._fd, 4096)
                 except BlockingIOError:
                     continue
-                self.event.set()
+                self.wake()
 
     def _wait_tmux(self) -> None:
         while not self._stop.is_set():
@@ -94,6 +105,6 @@ class Waker:
             if self._stop.is_set():
                 return
             if code == 0:
-                self.event.set()
+                self.wake()
             else:
                 self._stop.wait(2.0)  # no tmux server yet: try again shortly

@@ -142,9 +142,11 @@ class Watcher:
             self._claim(watched, strict=True)
         if not self.watched and self.files:
             raise UserError("nothing to watch")
+        store = self.ctx.store(maintain=True)  # opened (and checked) once, before any thread uses it
         waker = Waker(self.ctx.home, self.ctx.tmux).start()
         self._install_signal_handlers(waker)
-        store = self.ctx.store(maintain=True)
+        sync_lane = threading.Thread(target=self._sync_lane, args=(waker.subscribe(),), name="git-sync", daemon=True)
+        sync_lane.start()
         next_resync = 0.0
         try:
             with ThreadPoolExecutor(max_workers=max(1, min(8, len(self.watched) or 1))) as pool:
@@ -165,6 +167,7 @@ class Watcher:
                     waker.event.wait(max(MIN_SLEEP_S, wake_at - time.time() - LOOKAHEAD_S))
         finally:
             waker.stop()
+            sync_lane.join(timeout=60)
             ledger.drop_watcher(store, list(self.watched), os.getpid())
             self.locks.close()
         return 0
@@ -182,10 +185,29 @@ class Watcher:
                 pass
             return PassResult(name, wake_at=time.time() + min(self.interval, 5.0))
 
+    def _sync_lane(self, wake: threading.Event) -> None:
+        """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""
+        from reconciler.loop import sync_project
+
+        while not self.stop.is_set():
+            wake.clear()
+            for name, watched in list(self.watched.items()):
+                if watched.loaded.manifest.spec.repo is None:
+                    continue
+                try:
+                    self.report(sync_project(self.ctx, watched.loaded))
+                except Exception as err:  # one project's failure never stops the others
+                    try:
+                        self.ctx.store().record_event("watch.error", f"sync: {type(err).__name__}: {err}",
+                                                      project=name)
+                    except Exception:
+                        pass
+            wake.wait(self.interval)
+
     def _install_signal_handlers(self, waker) -> None:
         def finish(signum, frame):
             self.stop.set()
-            waker.event.set()
+            waker.wake()
 
         signal.signal(signal.SIGTERM, finish)
         signal.signal(signal.SIGINT, finish)

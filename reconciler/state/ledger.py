@@ -7,11 +7,12 @@ reconcile resolves by looking at the pane instead of typing the note again.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Iterable
 
-from reconciler.model import CreditHold, DesiredCheckin, Firing, Schedule
+from reconciler.model import CreditHold, DesiredCheckin, Firing, Schedule, SyncRecord
 from reconciler.state.store import Store
 
 
@@ -239,3 +240,35 @@ def clear_credit(store: Store, project: str, agent: str) -> CreditHold | None:
         store.conn.execute("UPDATE credit SET until = ?, source = 'cleared', resumed = 1"
                            " WHERE project = ? AND agent = ?", (time.time(), project, agent))
     return hold
+
+
+# -- worktree sync records ------------------------------------------------------------------------
+
+
+def sync_records(store: Store, project: str) -> dict[str, SyncRecord]:
+    rows = store.conn.execute("SELECT * FROM worktrees WHERE project = ?", (project,))
+    return {row["agent"]: SyncRecord(row["agent"], row["state"], row["last_sync"], row["conflict_upstream"],
+                                     tuple(json.loads(row["conflict_files"] or "[]")), row["escalated_upstream"],
+                                     row["skipped_upstream"], row["gate_failed_head"]) for row in rows}
+
+
+def update_sync_record(store: Store, project: str, agent: str, **fields) -> None:
+    allowed = set(SyncRecord.__dataclass_fields__) - {"agent"}
+    if set(fields) - allowed:
+        raise ValueError(f"unknown sync record fields: {set(fields) - allowed}")
+    if "conflict_files" in fields:
+        fields["conflict_files"] = json.dumps(list(fields["conflict_files"] or ()))
+    with store.transaction():
+        store.conn.execute("INSERT OR IGNORE INTO worktrees (project, agent) VALUES (?, ?)", (project, agent))
+        if fields:
+            columns = ", ".join(f"{key} = ?" for key in fields)
+            store.conn.execute(f"UPDATE worktrees SET {columns} WHERE project = ? AND agent = ?",
+                               (*fields.values(), project, agent))
+
+
+def forget_sync_record(store: Store, project: str, agent: str | None = None) -> None:
+    with store.transaction():
+        if agent is None:
+            store.conn.execute("DELETE FROM worktrees WHERE project = ?", (project,))
+        else:
+            store.conn.execute("DELETE FROM worktrees WHERE project = ? AND agent = ?", (project, agent))

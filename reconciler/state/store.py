@@ -109,6 +109,21 @@ MIGRATIONS: list[str] = [
         heartbeat REAL NOT NULL
     );
     """,
+    # 3: worktree sync records
+    """
+    CREATE TABLE worktrees (
+        project TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        state TEXT,
+        last_sync REAL,
+        conflict_upstream TEXT,
+        conflict_files TEXT,
+        escalated_upstream TEXT,
+        skipped_upstream TEXT,
+        gate_failed_head TEXT,
+        PRIMARY KEY (project, agent)
+    );
+    """,
 ]
 
 

@@ -1,0 +1,102 @@
+"""The worktree planner: git settings + repository + worktree facts + sync records -> actions. Pure.
+
+Data safety is decided here, before anything runs: a worktree that is dirty or in the middle
+of an operation is never synced; a worktree or branch holding anything not on upstream is
+never removed; a branch checked out somewhere else is reported, not forced.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from reconciler.model import (
+    Action, CreateWorktree, Escalate, GitSettings, Integrate, Problem, RemoveWorktree, RepoFacts, SkipSync, SyncRecord,
+    SyncWorktree, WorktreeFacts,
+)
+
+
+def worktree_state(facts: WorktreeFacts | None, record: SyncRecord | None, upstream_commit: str | None) -> str:
+    """The first that applies of missing, conflict, dirty, behind, synced (DESIGN.md section 6)."""
+    if facts is None or not (facts.folder_exists and facts.registered):
+        return "missing"
+    if record is not None and record.conflict_upstream and record.conflict_upstream == upstream_commit \
+            and facts.behind:
+        return "conflict"
+    if facts.dirty or facts.operation:
+        return "dirty"
+    if facts.behind:
+        return "behind"
+    return "synced"
+
+
+def plan_worktrees(project: str, git: GitSettings, repo: RepoFacts, facts: Mapping[str, WorktreeFacts],
+                   records: Mapping[str, SyncRecord], leftovers: Mapping[str, WorktreeFacts],
+                   sync: bool) -> tuple[list[Action], list[Problem]]:
+    """Create or repair worktrees; with `sync`, bring clean ones up to upstream and integrate.
+
+    `leftovers`: worktrees in orch's folder whose agent left the manifest.
+    """
+    actions: list[Action] = []
+    problems: list[Problem] = []
+    upstream_commit = repo.branches.get(git.upstream)
+    if upstream_commit is None:
+        problems.append(Problem(project, f"upstream branch {git.upstream!r} does not exist in {git.repo}; "
+                                         "create it or set spec.upstream"))
+        return actions, problems
+    prunable = any(c.prunable for c in repo.checkouts)
+    for worktree in git.worktrees:
+        seen = facts.get(worktree.agent)
+        if seen is not None and seen.folder_exists and seen.registered:
+            if sync and git.mode != "off":
+                actions += _sync_actions(project, git, worktree, seen, records.get(worktree.agent), upstream_commit)
+            continue
+        elsewhere = repo.checkout_of(worktree.branch)
+        if elsewhere is not None and elsewhere.path != worktree.path:
+            problems.append(Problem(project, (
+                f"branch {worktree.branch} (agent {worktree.agent}) is already checked out at {elsewhere.path}; "
+                f"check out another branch there, or set agents[].branch for {worktree.agent}")))
+            continue
+        start = None if worktree.branch in repo.branches else git.upstream
+        actions.append(CreateWorktree(project, worktree, start, prune_first=prunable,
+                                      set_aside=seen is not None and seen.folder_exists and not seen.registered))
+    for agent, left in sorted(leftovers.items()):
+        if left.registered and not left.dirty and not left.operation and left.ahead == 0:
+            branch = repo.checkout_at(left.path)
+            actions.append(RemoveWorktree(project, agent, left.path, branch.branch if branch else None))
+    return actions, problems
+
+
+def _sync_actions(project: str, git: GitSettings, worktree, seen: WorktreeFacts, record: SyncRecord | None,
+                  upstream_commit: str) -> list[Action]:
+    if seen.behind:
+        if seen.operation or seen.dirty:
+            why = f"in the middle of a {seen.operation}" if seen.operation else "uncommitted changes"
+            if seen.operation == "index.lock":
+                why = "index.lock present (a git command is running, or one crashed: remove it if none runs)"
+            if record is None or record.skipped_upstream != upstream_commit:
+                return [SkipSync(project, worktree.agent, upstream_commit, why)]
+            return []
+        if record is not None and record.conflict_upstream == upstream_commit:
+            return []  # this upstream commit conflicts with the branch: escalated already, wait for a new one
+        return [SyncWorktree(project, worktree, git.mode, git.upstream, upstream_commit, seen.behind)]
+    if git.integrate == "fast-forward" and seen.ahead and not seen.dirty and not seen.operation \
+            and (record is None or record.gate_failed_head != seen.head):
+        return [Integrate(project, worktree, git.upstream, upstream_commit, git.gate)]
+    return []
+
+
+def plan_escalations(project: str, git: GitSettings, records: Mapping[str, SyncRecord],
+                     upstream_commit: str | None) -> list[Action]:
+    """One message per conflicting upstream commit, to the agent named in sync.escalate_to."""
+    if git.escalate_to is None or upstream_commit is None:
+        return []
+    actions: list[Action] = []
+    for agent, record in sorted(records.items()):
+        worktree = git.worktree(agent)
+        if worktree is None or record.conflict_upstream != upstream_commit:
+            continue
+        if record.escalated_upstream == upstream_commit:
+            continue
+        actions.append(Escalate(project, git.escalate_to, agent, worktree.branch, worktree.path, git.upstream,
+                                upstream_commit, record.conflict_files))
+    return actions
