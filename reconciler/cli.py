@@ -44,6 +44,12 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+def _agent_arguments(parser: argparse.ArgumentParser) -> None:
+    """AGENT as project/agent, or agent with -p PROJECT, or nothing inside an agent's window."""
+    parser.add_argument("agent", nargs="?", metavar="AGENT")
+    parser.add_argument("-p", "--project", metavar="PROJECT")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -91,8 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "examples:\n  orch checkin --in 25m --note \"check the CI run and report to pm\"\n"
                 "  orch checkin shop/dev --in 2h --note \"rebase onto main\"\n"
                 "  orch checkin --list\n  orch checkin --cancel 12")
-    p.add_argument("agent", nargs="?", metavar="AGENT")
-    p.add_argument("-p", "--project", metavar="PROJECT")
+    _agent_arguments(p)
     p.add_argument("--in", dest="delay", metavar="DUR", help="when: 90s, 25m, 2h, 1d (fractions like 0.5m allowed)")
     p.add_argument("--note", metavar="TEXT", help="the text delivered to the agent")
     p.add_argument("--list", action="store_true", help="list scheduled check-ins")
@@ -106,11 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "  orch credit hold shop/dev --until 2h")
     credit = p.add_subparsers(dest="credit_command", metavar="ACTION", required=True)
     c = credit.add_parser("clear", parents=[common], help="end an agent's hold now")
-    c.add_argument("agent", nargs="?", metavar="AGENT")
-    c.add_argument("-p", "--project", metavar="PROJECT")
+    _agent_arguments(c)
     c = credit.add_parser("hold", parents=[common], help="hold messages to an agent until a time")
-    c.add_argument("agent", nargs="?", metavar="AGENT")
-    c.add_argument("-p", "--project", metavar="PROJECT")
+    _agent_arguments(c)
     c.add_argument("--until", required=True, metavar="TIME", help="HH:MM (next occurrence), an ISO time, or a duration like 2h")
 
     p = command("sync", "bring the projects' clean worktrees up to upstream now",
@@ -151,8 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("logs", "print the last lines an agent's pane shows",
                 "examples:\n  orch logs shop/dev\n  orch logs -p shop dev --lines 100")
-    p.add_argument("agent", nargs="?", metavar="AGENT")
-    p.add_argument("-p", "--project", metavar="PROJECT")
+    _agent_arguments(p)
     p.add_argument("--lines", "-n", type=int, default=30, metavar="N", help="how many lines (default 30)")
 
     p = command("compat", "compatibility with the Tmux-Orchestrator scripts",

@@ -17,11 +17,11 @@ import re
 import shlex
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import UserError
+from reconciler.home import write_atomic
 
 SCHEDULE_SCRIPT = "schedule_with_note.sh"
 SEND_SCRIPT = "send-claude-message.sh"
@@ -235,19 +235,8 @@ def install(directory: Path, orch_path: str | None, force: bool = False) -> list
         if status == "unchanged":
             os.chmod(path, SCRIPT_MODE)
         else:
-            _write_executable(path, text)
+            write_atomic(path, text, SCRIPT_MODE)
         written.append(Written(path, status))
     return written
 
 
-def _write_executable(path: Path, text: str) -> None:
-    """Atomically (temp file + rename in the same folder) write `text` with mode 0755."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, SCRIPT_MODE)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

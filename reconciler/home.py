@@ -37,3 +37,27 @@ def private_file(path: Path) -> Path:
     if path.stat().st_mode & 0o077:
         path.chmod(0o600)
     return path
+
+
+TEMP_TAG = ".orch-tmp-"
+
+
+def write_atomic(path: Path, data: bytes | str, mode: int = 0o600) -> None:
+    """Write `path` whole or not at all (a temp file in the same folder, then a rename), with `mode`."""
+    import secrets
+
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}{TEMP_TAG}{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, mode)  # the umask does not get a say
+    finally:
+        os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

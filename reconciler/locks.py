@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from reconciler.errors import LockTimeout
-from reconciler.home import private_dir
+from reconciler.home import private_dir, write_atomic
 
 
 def _holder_file(lock_file: Path) -> Path:
@@ -60,13 +60,8 @@ def exclusive(lock_file: Path, timeout: float, on_wait: Callable[[str], None] | 
 
 def record_holder(lock_file: Path) -> None:
     """Write who holds `lock_file` (pid, command, since) beside it, atomically."""
-    holder = _holder_file(lock_file)
-    tmp = holder.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"pid": os.getpid(), "command": " ".join(["orch", *sys.argv[1:]])[:200],
-                   "since": time.time()}, handle)
-    os.replace(tmp, holder)
+    holder = {"pid": os.getpid(), "command": " ".join(["orch", *sys.argv[1:]])[:200], "since": time.time()}
+    write_atomic(_holder_file(lock_file), json.dumps(holder))
 
 
 def project_lock(home: Path, project: str) -> Path:

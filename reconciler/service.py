@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import UserError
+from reconciler.home import write_atomic
 
 UNIT_NAME = "orch-watch.service"
 UNIT_MODE = 0o644
@@ -121,18 +122,8 @@ def install(path: Path, text: str) -> Change:
     if old == text:
         os.chmod(path, UNIT_MODE)
         return Change(path, "unchanged")
-    import tempfile
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, UNIT_MODE)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, UNIT_MODE)
     return Change(path, "created" if old is None else "updated")
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterator
 
 from reconciler.errors import UserError
+from reconciler.home import TEMP_TAG, write_atomic
 from reconciler.home import private_dir
 
 HOOK_NAMES = ("post-commit", "post-merge", "post-rewrite", "reference-transaction")
@@ -45,7 +46,6 @@ USER_SUFFIX = ".orch-user"
 HOME_FILE = "orch-hook.home"
 UPSTREAM_FILE = "orch-hook.upstream"
 DATA_FILES = (HOME_FILE, UPSTREAM_FILE)
-_TMP_TAG = ".orch-tmp-"
 
 
 # -- the scripts (constant text; nothing from outside is ever put into them) -------------------
@@ -217,24 +217,6 @@ def hooks_installed(repo: Path) -> bool:
 # -- files -------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write `path` whole or not at all (a commit running a hook never sees half of one)."""
-    tmp = path.with_name(f".{path.name}{_TMP_TAG}{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, mode)  # the umask does not get a say
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _read_lines(path: Path) -> list[bytes]:
     try:
         data = path.read_bytes()
@@ -244,7 +226,7 @@ def _read_lines(path: Path) -> list[bytes]:
 
 
 def _write_lines(path: Path, lines: list[bytes]) -> None:
-    _write_atomic(path, b"".join(line + b"\n" for line in lines), 0o600)
+    write_atomic(path, b"".join(line + b"\n" for line in lines), 0o600)
 
 
 def _merge_line(path: Path, line: bytes) -> bool:
@@ -370,9 +352,9 @@ def _install_one(folder: Path, name: str) -> list[str]:
         current = hook.read_bytes()
         if current == text and stat.S_IMODE(hook.stat().st_mode) == 0o755:
             return []
-        _write_atomic(hook, text, 0o755)
+        write_atomic(hook, text, 0o755)
         return [f"updated orch's {name} hook in {folder}"]
-    _write_atomic(hook, text, 0o755)
+    write_atomic(hook, text, 0o755)
     done.append(f"installed orch's {name} hook in {folder}")
     return done
 
@@ -415,8 +397,8 @@ def _remove_all(folder: Path, home: Path | None) -> list[str]:
         if path.is_file() and not path.is_symlink():
             path.unlink()
             done.append(f"removed {path}")
-    for leftover in folder.glob(f".*{_TMP_TAG}*"):
-        if any(leftover.name.startswith(f".{n}{_TMP_TAG}") for n in (*HOOK_NAMES, *DATA_FILES)):
+    for leftover in folder.glob(f".*{TEMP_TAG}*"):
+        if any(leftover.name.startswith(f".{n}{TEMP_TAG}") for n in (*HOOK_NAMES, *DATA_FILES)):
             leftover.unlink(missing_ok=True)
     return done
 

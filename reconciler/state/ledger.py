@@ -253,17 +253,10 @@ def sync_records(store: Store, project: str) -> dict[str, SyncRecord]:
 
 
 def update_sync_record(store: Store, project: str, agent: str, **fields) -> None:
-    allowed = set(SyncRecord.__dataclass_fields__) - {"agent"}
-    if set(fields) - allowed:
-        raise ValueError(f"unknown sync record fields: {set(fields) - allowed}")
     if "conflict_files" in fields:
         fields["conflict_files"] = json.dumps(list(fields["conflict_files"] or ()))
-    with store.transaction():
-        store.conn.execute("INSERT OR IGNORE INTO worktrees (project, agent) VALUES (?, ?)", (project, agent))
-        if fields:
-            columns = ", ".join(f"{key} = ?" for key in fields)
-            store.conn.execute(f"UPDATE worktrees SET {columns} WHERE project = ? AND agent = ?",
-                               (*fields.values(), project, agent))
+    store.upsert("worktrees", {"project": project, "agent": agent}, fields,
+                 allowed=set(SyncRecord.__dataclass_fields__))
 
 
 def forget_sync_record(store: Store, project: str, agent: str | None = None) -> None:

@@ -309,18 +309,21 @@ class Store:
         return {row["name"]: AgentFacts(**dict(row)) for row in rows}
 
     def update_agent(self, project: str, name: str, **fields: Any) -> None:
-        allowed = set(AgentFacts.__dataclass_fields__) - {"project", "name"}
-        unknown = set(fields) - allowed
+        self.upsert("agents", {"project": project, "name": name}, fields,
+                    allowed=set(AgentFacts.__dataclass_fields__))
+
+    def upsert(self, table: str, key: dict[str, Any], fields: dict[str, Any], allowed: set[str]) -> None:
+        """Create the row at `key` if missing, then set `fields` (column names checked against `allowed`)."""
+        unknown = set(fields) - (allowed - set(key))
         if unknown:
-            raise ValueError(f"unknown agent fields: {unknown}")
-        columns = ", ".join(f"{key} = ?" for key in fields)
+            raise ValueError(f"unknown {table} fields: {unknown}")
+        where = " AND ".join(f"{column} = ?" for column in key)
         with self.transaction():
-            self.conn.execute("INSERT OR IGNORE INTO agents (project, name) VALUES (?, ?)", (project, name))
+            self.conn.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(key)}) VALUES ({', '.join('?' * len(key))})",
+                              tuple(key.values()))
             if fields:
-                self.conn.execute(
-                    f"UPDATE agents SET {columns} WHERE project = ? AND name = ?",
-                    (*fields.values(), project, name),
-                )
+                columns = ", ".join(f"{column} = ?" for column in fields)
+                self.conn.execute(f"UPDATE {table} SET {columns} WHERE {where}", (*fields.values(), *key.values()))
 
     def forget_agent(self, project: str, name: str) -> None:
         with self.transaction():
