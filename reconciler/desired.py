@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.manifest.durations import parse_duration
-from reconciler.model import DesiredAgent, DesiredCheckin, DesiredProject, DesiredWorktree, GitSettings
+from reconciler.model import DesiredAgent, DesiredProject
 
 
 def default_session(name: str, project_id: str) -> str:
@@ -28,6 +28,8 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
     repo = loaded.resolve(spec.repo) if spec.repo else None
     folder = worktrees_dir(home, name, project_id)
     agents, checkins, worktrees = [], [], []
+    if repo is not None:
+        from reconciler.model_git import DesiredWorktree
     for agent in spec.agents:
         if repo is not None and agent.worktree is not False:
             worktrees.append(DesiredWorktree(agent.name, str(folder / agent.name), agent.branch or f"orch/{agent.name}"))
@@ -70,10 +72,12 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
     )
 
 
-def _git_settings(spec, repo: Path | None, repo_branch: str | None, worktrees: tuple[DesiredWorktree, ...],
-                  folder: Path) -> GitSettings | None:
+def _git_settings(spec, repo: Path | None, repo_branch: str | None, worktrees: tuple, folder: Path):
+    """How the project's worktrees follow upstream (GitSettings), or None without spec.repo."""
     if repo is None:
         return None
+    from reconciler.model_git import GitSettings
+
     upstream = spec.upstream or repo_branch
     if upstream is None:
         from reconciler.errors import UserError
@@ -84,8 +88,10 @@ def _git_settings(spec, repo: Path | None, repo_branch: str | None, worktrees: t
                        integrate=spec.sync.integrate, gate=spec.sync.gate)
 
 
-def desired_checkin(agent: str, index: int, every: str, note: str) -> DesiredCheckin:
-    """A recurring check-in whose key changes when its interval or note does (a new schedule)."""
+def desired_checkin(agent: str, index: int, every: str, note: str):
+    """A recurring check-in (DesiredCheckin) whose key changes when its interval or note does."""
+    from reconciler.model_checkins import DesiredCheckin
+
     seconds = parse_duration(every)
     digest = hashlib.sha256(f"{seconds}\0{note}".encode()).hexdigest()[:10]
     return DesiredCheckin(agent=agent, key=f"{agent}#{index}#{digest}", every_s=seconds, note=note)

@@ -190,7 +190,7 @@ def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync
 
 def observe_worktrees(settings, repo) -> tuple[dict, dict]:
     """Facts of each desired worktree, and of worktrees left in orch's folder by removed agents."""
-    from reconciler.model import DesiredWorktree
+    from reconciler.model_git import DesiredWorktree
     from reconciler.observe.git import observe_worktree
 
     facts = {w.agent: observe_worktree(w, repo, settings.upstream) for w in settings.worktrees}

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from reconciler.model import (
-    Action, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
+    Action, AgentFacts, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
     Observed, ObservedPane, Plan, Problem, ReplaceAgent, RestartAgent,
 )
-from reconciler.state.store import AgentFacts
 
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 300.0

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from reconciler.model import (
-    Action, CreditHold, DesiredProject, FireCheckin, Firing, ObservedPane, RecoverFiring, Schedule,
-    SendResumeNote, SkipCheckin,
+from reconciler.model import Action, DesiredProject, ObservedPane
+from reconciler.model_checkins import (
+    CreditHold, FireCheckin, Firing, RecoverFiring, Schedule, SendResumeNote, SkipCheckin,
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from reconciler.credit import find_notice, held_until
-from reconciler.model import CreditHold
+from reconciler.model_checkins import CreditHold
 
 MARKER = re.compile(r"\[orch:([0-9a-f]{6})\]")
 BOTTOM_LINES = 12

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from reconciler.model import (
-    Action, CreateWorktree, Escalate, GitSettings, Integrate, Problem, RemoveWorktree, RepoFacts, SkipSync, SyncRecord,
+from reconciler.model import Action, Problem
+from reconciler.model_git import (
+    CreateWorktree, Escalate, GitSettings, Integrate, RemoveWorktree, RepoFacts, SkipSync, SyncRecord,
     SyncWorktree, WorktreeFacts,
 )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.agents import resolve_agent
 from reconciler.errors import UserError
-from reconciler.model import CreditHold
+from reconciler.model_checkins import CreditHold
 from reconciler.state import ledger
 from reconciler.timefmt import iso, local
 from reconciler.wake import poke

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.tmux import Outcome, delivery_lock
-from reconciler.model import (
-    Action, DesiredProject, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin,
-)
+from reconciler.model import Action, DesiredProject
+from reconciler.model_checkins import FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
 from reconciler.plan_checkins import effective_hold, next_due_after
 from reconciler.plan_credit import checkin_text, judge_credit, new_output
 from reconciler.state import ledger

@@ -15,8 +15,9 @@ from pathlib import Path
 from reconciler.execute.delivery import deliver
 from reconciler.execute.tmux import Outcome, delivery_lock
 from reconciler.home import private_dir
-from reconciler.model import (
-    Action, CreateWorktree, Escalate, GitSettings, Integrate, ObservedPane, RemoveWorktree, SkipSync, SyncWorktree,
+from reconciler.model import Action, ObservedPane
+from reconciler.model_git import (
+    CreateWorktree, Escalate, GitSettings, Integrate, RemoveWorktree, SkipSync, SyncWorktree,
 )
 from reconciler.observe.git import git, operation_in_progress, worktree_git_dir
 from reconciler.state import ledger

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from reconciler.home import private_dir, private_file
+from reconciler.model import AgentFacts
 
 MIGRATIONS: list[str] = [
     # 1: registry, agent runtime facts, events
@@ -137,21 +138,6 @@ class ProjectRecord:
     session: str
     created_at: float
     applied_at: float | None
-
-
-@dataclass(frozen=True)
-class AgentFacts:
-    """What orch remembers about an agent between runs (tmux holds the rest)."""
-
-    project: str
-    name: str
-    started_at: float | None = None
-    restarts: int = 0
-    crash_streak: int = 0
-    last_exit_status: int | None = None
-    briefed_pane: str | None = None
-    briefed_pid: int | None = None
-    spec: str | None = None  # JSON of the spec the window was last launched with
 
 
 @dataclass(frozen=True)

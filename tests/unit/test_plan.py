@@ -11,7 +11,7 @@ from reconciler.model import (
     Observed, ObservedPane, ReplaceAgent, RestartAgent,
 )
 from reconciler.plan import plan_destroy, plan_project, restart_delay
-from reconciler.state.store import AgentFacts
+from reconciler.model import AgentFacts
 
 NOW = 1_800_000_000.0
 SESSION = "shop-1a2b3c4d"

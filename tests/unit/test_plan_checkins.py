@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model import (
-    CreditHold, DesiredProject, FireCheckin, Firing, RecoverFiring, Schedule,
-)
+from reconciler.model import DesiredProject
+from reconciler.model_checkins import CreditHold, FireCheckin, Firing, RecoverFiring, Schedule
 from reconciler.plan_checkins import effective_hold, next_due_after, next_wake, plan_checkins
 from reconciler.plan_credit import checkin_text, judge_credit, new_output
 from tests.unit.test_plan import pane

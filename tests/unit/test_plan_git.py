@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model import (
+from reconciler.model_git import (
     CheckedOut, CreateWorktree, DesiredWorktree, Escalate, GitSettings, Integrate, RemoveWorktree, RepoFacts,
     SkipSync, SyncRecord, SyncWorktree, WorktreeFacts,
 )
