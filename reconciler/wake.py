@@ -98,7 +98,8 @@ class Waker:
         while not self._stop.is_set():
             try:
                 self._waiter = subprocess.Popen(self.tmux.base() + ["wait-for", TMUX_CHANNEL],
-                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                                preexec_fn=_die_with_parent)
                 code = self._waiter.wait()
             except OSError:
                 return
@@ -108,3 +109,14 @@ class Waker:
                 self.wake()
             else:
                 self._stop.wait(2.0)  # no tmux server yet: try again shortly
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed when the watcher dies, even by SIGKILL (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

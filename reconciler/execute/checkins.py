@@ -97,7 +97,7 @@ class CheckinExecutor:
         now = time.time()
         if result.ok:
             ledger.finish_firing(self.store, firing, "submitted",
-                                 next_due_after(schedule, action.due, now, action.reanchor))
+                                 next_due_after(schedule, action.due, now, action.reanchor), typed_at=result.typed_at)
             late = (result.typed_at or now) - action.due
             self.store.record_event("checkin.delivered", f"check-in delivered to {schedule.agent}",
                                     project=schedule.project, agent=schedule.agent, schedule=schedule.id,
@@ -142,12 +142,15 @@ class CheckinExecutor:
         schedule = next((s for s in ledger.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
         if history.returncode == 0 and tag in history.stdout:
             screen = snapshot(self.tmux, pane_id) if pane_id else None
-            if screen is not None and not screen.dead and tag in screen.input_line:
+            submitted_now = screen is not None and not screen.dead and tag in screen.input_line
+            if submitted_now:  # pasted, but the crash came before Enter: submit it now
                 result = press_enter_until_submitted(self.tmux, pane_id, screen)
                 if not result.ok:
                     ledger.fail_firing(self.store, firing, result.reason, time.time() + RETRY_FIRST_S)
                     return Outcome(action, False, result.reason)
-            next_due = next_due_after(schedule, firing.due, time.time(), firing.missed) if schedule else None
+            # Submitted only now, after downtime: the next one is `every` from now, not a burst.
+            reanchor = firing.missed or submitted_now
+            next_due = next_due_after(schedule, firing.due, time.time(), reanchor) if schedule else None
             ledger.finish_firing(self.store, firing, "submitted", next_due)
             self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} had been typed",
                                     project=firing.project, agent=firing.agent, marker=firing.marker)

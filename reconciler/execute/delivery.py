@@ -20,7 +20,7 @@ from reconciler.observe.screen import Screen, input_ready, menu_open, parse_capt
 from reconciler.tmux import Tmux
 
 POLL_S = 0.03
-SETTLE_S = 0.15
+SETTLE_S = 0.05  # after the paste shows on screen; Claude Code 2.1 accepted Enter at 0 and 50 ms (48/48)
 VERIFY_S = 1.5
 ENTER_ATTEMPTS = 3
 STABLE_S = 5.0  # an unrecognised screen that stays still this long is taken as ready (agents without a known prompt)

@@ -136,12 +136,15 @@ def begin_firing(store: Store, schedule: Schedule, due: float, missed: bool, pan
 
 
 def finish_firing(store: Store, firing: Firing, state: str, next_due: float | None,
-                  reason: str | None = None) -> None:
-    """Close a firing and move its schedule on, in one transaction (both happen or neither)."""
+                  reason: str | None = None, typed_at: float | None = None) -> None:
+    """Close a firing and move its schedule on, in one transaction (both happen or neither).
+
+    `typed_at`: when the paste really happened (the row first holds when typing was decided).
+    """
     now = time.time()
     with store.transaction():
-        store.conn.execute("UPDATE firings SET state = ?, reason = ?, done_at = ? WHERE id = ?",
-                           (state, reason, now, firing.id))
+        store.conn.execute("UPDATE firings SET state = ?, reason = ?, done_at = ?, typed_at = COALESCE(?, typed_at)"
+                           " WHERE id = ?", (state, reason, now, typed_at, firing.id))
         store.conn.execute("UPDATE schedules SET next_due = ?, failures = 0, retry_after = NULL WHERE id = ?",
                            (next_due, firing.schedule_id))
 
