@@ -128,9 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S")
 
-    p = command("status", "projects, agents, liveness and restarts",
-                "examples:\n  orch status\n  orch status shop -o json")
+    p = command("status", "projects, agents, liveness, check-ins, credit and worktrees",
+                "examples:\n  orch status\n  orch status shop -o json\n  orch status --watch")
     p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--watch", "-w", action="store_true", help="redraw every --every seconds until Ctrl-C")
+    p.add_argument("--every", type=float, default=2.0, metavar="S", help="refresh period with --watch (default 2)")
 
     p = command("send", "deliver a message to an agent and verify it was submitted",
                 "AGENT is project/agent, or agent with -p PROJECT, or nothing inside an agent's window\n"
@@ -341,10 +343,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     from reconciler.render import status_text
     from reconciler.status import collect_status
 
+    import time
+
     ctx = _context(args)
-    document = collect_status(ctx, args.name)
-    _emit(args, document, status_text(document))
-    return 0
+    while True:
+        document = collect_status(ctx, args.name)
+        if args.watch and args.output == "text" and sys.stdout.isatty():
+            print("\x1b[H\x1b[2J" + time.strftime("%H:%M:%S") + f"  orch status (every {args.every:g}s, Ctrl-C ends)\n",
+                  end="")
+        if args.output == "json" and args.watch:
+            print(json.dumps(document), flush=True)  # one document a line
+        else:
+            _emit(args, document, status_text(document))
+        if not args.watch:
+            return 0
+        sys.stdout.flush()
+        time.sleep(args.every)
 
 
 def cmd_send(args: argparse.Namespace) -> int:

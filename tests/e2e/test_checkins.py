@@ -322,3 +322,34 @@ def test_a_crash_looping_agent_is_restarted_with_backoff_by_the_watcher(tmp_path
     # 1 s doubling (tmux reports the death to the second, so each gap is known to about a second)
     assert gaps[-1] >= 3 and gaps[-1] >= 2 * min(gaps), gaps
     assert orch.json("status")["projects"][0]["agents"][0]["last_exit_status"] == 3
+
+
+def test_one_failing_project_never_stops_the_others(tmp_path, orch, tmux_socket, watchers):
+    good_dir, bad_dir = tmp_path / "good", tmp_path / "bad"
+    good_dir.mkdir()
+    bad_dir.mkdir()
+    good = checkin_agents(good_dir, every="2s", names=("dev",))
+    bad = toy_manifest(bad_dir, project="bad", agents={"pm": ""})
+    assert orch("apply", str(good)).returncode == 0
+    assert orch("apply", str(bad)).returncode == 0
+    bad_session = orch.json("status", "bad")["projects"][0]["session"]
+    assert orch("destroy", "bad", "--yes").returncode == 0
+    tmux(tmux_socket, "new-session", "-d", "-s", bad_session, "sleep 600")  # someone else's session now
+    bad.write_text(bad.read_text().replace("agents:", f"session: {bad_session}\n  agents:"))
+    watchers(str(bad), str(good), "--interval", "1")
+    wait_until(lambda: len(notes(good_dir / "logs" / "dev.log")) >= 2, timeout=20, what="the good project's check-ins")
+    events = [json.loads(line) for line in orch("events", "bad", "-o", "json").stdout.splitlines()]
+    assert any(e["kind"] == "watch.error" and "already exists" in e["message"] for e in events)
+
+
+def test_status_watch_prints_one_document_per_refresh(tmp_path, orch, tmux_socket):
+    manifest = checkin_agents(tmp_path, every="1h", names=("dev",))
+    assert orch("apply", str(manifest)).returncode == 0
+    proc = subprocess.Popen([ORCH, "status", "--watch", "--every", "0.2", "-o", "json"], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        documents = [json.loads(proc.stdout.readline()) for _ in range(3)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert all(d["projects"][0]["agents"][0]["name"] == "dev" for d in documents)
