@@ -38,6 +38,7 @@ class GitExecutor:
         self.tmux = tmux
         self.panes = panes
         self.guard_for = guard_for or (lambda agent: None)
+        self.advanced_upstream = False
 
     def execute(self, actions: list[Action]) -> list[Outcome]:
         outcomes = []
@@ -167,6 +168,7 @@ class GitExecutor:
                          check=False)
         if result.returncode != 0:
             return Outcome(action, False, result.stderr.strip() or "could not advance upstream")
+        self.advanced_upstream = True
         self._event("sync.integrated", f"{action.upstream} advanced to {worktree.branch} ({head[:12]})",
                     agent=worktree.agent, head=head)
         return Outcome(action, True, f"{action.upstream} advanced to {head[:12]}")

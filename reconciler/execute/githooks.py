@@ -30,12 +30,12 @@ import fcntl
 import hashlib
 import os
 import stat
-import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from reconciler.errors import UserError
+from reconciler.observe.git import git
 from reconciler.home import TEMP_TAG, write_atomic
 from reconciler.home import private_dir
 
@@ -60,6 +60,7 @@ _PRELUDE = r"""#!/bin/sh
 case $0 in */*) orch_dir=${0%/*} ;; *) orch_dir=. ;; esac
 orch_user=$orch_dir/@NAME@.orch-user
 orch_poke() {
+    [ -n "$ORCH_HOOKS_QUIET" ] && return 0  # orch's own git work: it knows already
     [ -r "$orch_dir/orch-hook.home" ] || return 0
     while IFS= read -r orch_home || [ -n "$orch_home" ]; do
         case $orch_home in /*) ;; *) continue ;; esac
@@ -153,19 +154,6 @@ def hook_script(name: str) -> str:
 
 
 # -- where the hooks go ------------------------------------------------------------------------
-
-
-def git(*args: str, cwd: Path, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
-    """Run git with an argv list (never a shell), English messages, no prompts."""
-    env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
-    try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input,
-                                timeout=60, env=env)
-    except FileNotFoundError:
-        raise UserError("git is not installed (install it, e.g. `apt-get install git`)") from None
-    if check and result.returncode != 0:
-        raise UserError(f"git {args[0]} failed in {cwd}: {result.stderr.strip() or result.stdout.strip()}")
-    return result
 
 
 def hooks_dir(repo: Path) -> Path:

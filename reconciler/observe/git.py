@@ -17,11 +17,16 @@ OPERATIONS = (("rebase-merge", "rebase"), ("rebase-apply", "rebase"), ("MERGE_HE
               ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"), ("index.lock", "index.lock"))
 
 
-def git(*args: str, cwd: str | Path, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run git with an argv list (never a shell), English messages, no prompts."""
-    env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_EDITOR="true")
+def git(*args: str, cwd: str | Path, check: bool = True, timeout: float = 120,
+        input: str | None = None) -> subprocess.CompletedProcess:
+    """Run git with an argv list (never a shell), English messages, no prompts.
+
+    ORCH_HOOKS_QUIET keeps orch's own hooks from waking the watcher for orch's own work.
+    """
+    env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_EDITOR="true", ORCH_HOOKS_QUIET="1")
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
+                                input=input)
     except FileNotFoundError:
         raise UserError("git is not installed (install it, e.g. `apt-get install git`)") from None
     if check and result.returncode != 0:
