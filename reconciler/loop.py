@@ -97,10 +97,23 @@ def plan_for(ctx: Context, loaded: LoadedManifest) -> tuple[DesiredProject, Plan
     name = loaded.manifest.metadata.name
     record = store.project(name)
     check_registration(record, loaded)
-    desired = desired_project(loaded, record.id if record else UNASSIGNED_ID, ctx.home, ctx.socket)
+    desired = desired_project(loaded, record.id if record else UNASSIGNED_ID, ctx.home, ctx.socket,
+                             _repo_branch(loaded))
     observed = observe(ctx.tmux)
     plan = plan_project(desired, observed, store.agent_facts(name), time.time(),
                         explain=explain_changes(store, desired))
+    if desired.git is not None:
+        from dataclasses import replace
+
+        from reconciler.observe.git import observe_repo
+        from reconciler.plan_git import plan_worktrees
+        from reconciler.state import ledger
+
+        repo = observe_repo(desired.git.repo)
+        facts, leftovers = observe_worktrees(desired.git, repo)
+        actions, problems = plan_worktrees(name, desired.git, repo, facts, ledger.sync_records(store, name),
+                                           leftovers, sync=False)
+        plan = replace(plan, actions=tuple(actions) + plan.actions, problems=tuple(problems) + plan.problems)
     return desired, plan
 
 

@@ -57,6 +57,8 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 def test_apply_gives_each_agent_its_own_worktree(tmp_path, repo, orch, tmux_socket, orch_home):
     manifest = project(tmp_path, repo)
+    plan = orch("plan", str(manifest))
+    assert all(f"+ worktree {a}" in plan.stdout for a in ("pm", "dev", "qa")), plan.stdout
     result = orch("apply", str(manifest))
     assert result.returncode == 0, result.stderr
     status = worktree_status(orch)
@@ -166,6 +168,7 @@ def test_a_worktree_folder_deleted_by_hand_is_repaired(tmp_path, repo, orch, tmu
     work = commit(dev, "dev.txt", "committed work\n")
     subprocess.run(["rm", "-rf", str(dev)], check=True)
     plan = orch("plan", str(manifest))
+    assert "+ worktree dev" in plan.stdout and "existing branch orch/dev" in plan.stdout, plan.stdout
     result = orch("apply", str(manifest))
     assert result.returncode == 0, result.stderr + plan.stdout
     assert git(dev, "rev-parse", "HEAD") == work and (dev / "dev.txt").exists()
