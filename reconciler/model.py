@@ -67,7 +67,7 @@ class ObservedPane:
     dead_status: int | None
     dead_time: float | None
     in_mode: bool
-    project: str  # @orch_project on the window ('' when not orch's)
+    project: str  # @orch_project on the agent's pane ('' when not orch's)
     agent: str  # @orch_agent
     spec_hash: str  # @orch_spec
 

@@ -44,7 +44,8 @@ def plan_worktrees(project: str, git: GitSettings, repo: RepoFacts, facts: Mappi
         problems.append(Problem(project, f"upstream branch {git.upstream!r} does not exist in {git.repo}; "
                                          "create it or set spec.upstream"))
         return actions, problems
-    prunable = any(c.prunable for c in repo.checkouts)
+    ours = git.projects_dir.rstrip("/") + "/"
+    foreign_prunable = [c.path for c in repo.checkouts if c.prunable and not c.path.startswith(ours)]
     for worktree in git.worktrees:
         seen = facts.get(worktree.agent)
         if seen is not None and seen.folder_exists and seen.registered:
@@ -58,7 +59,16 @@ def plan_worktrees(project: str, git: GitSettings, repo: RepoFacts, facts: Mappi
                 f"check out another branch there, or set agents[].branch for {worktree.agent}")))
             continue
         start = None if worktree.branch in repo.branches else git.upstream
-        actions.append(CreateWorktree(project, worktree, start, prune_first=prunable,
+        stale = repo.checkout_at(worktree.path)
+        prune = stale is not None and stale.prunable
+        if prune and foreign_prunable:
+            # `git worktree prune` forgets every missing worktree, the user's too (their index and HEAD).
+            problems.append(Problem(project, (
+                f"the worktree of {worktree.agent} at {worktree.path} was deleted, and git would also forget "
+                f"worktrees that are not orch's ({', '.join(foreign_prunable)}); run `git worktree prune` "
+                "yourself once they are safe to forget")))
+            continue
+        actions.append(CreateWorktree(project, worktree, start, prune_first=prune,
                                       set_aside=seen is not None and seen.folder_exists and not seen.registered))
     for agent, left in sorted(leftovers.items()):
         if left.registered and not left.dirty and not left.operation and left.ahead == 0:

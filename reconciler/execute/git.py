@@ -87,6 +87,8 @@ class GitExecutor:
 
     def _sync(self, action: SyncWorktree) -> Outcome:
         path, agent = action.worktree.path, action.worktree.agent
+        if _dirty(path):  # an agent may have started editing since the observation: never touch it
+            return self._skip(SkipSync(self.project, agent, action.upstream_commit, "uncommitted changes"))
         before = git("rev-parse", "HEAD", cwd=path).stdout.strip()
         if action.mode == "merge":
             result = git("-c", "merge.autoStash=false", "merge", "--no-edit", "--no-autostash", action.upstream,
@@ -102,6 +104,9 @@ class GitExecutor:
             return Outcome(action, True, f"{action.mode}d onto {action.upstream}" if action.mode == "merge"
                            else f"rebased onto {action.upstream}")
         files = git("diff", "--name-only", "--diff-filter=U", cwd=path, check=False).stdout.split()
+        in_progress = operation_in_progress(worktree_git_dir(Path(path)))
+        if not files and not in_progress:  # refused before starting (e.g. a file appeared): not a conflict
+            return Outcome(action, False, f"{action.mode} refused: {(result.stderr or result.stdout).strip()[:300]}")
         self._abort(path, action.mode)
         after = git("rev-parse", "HEAD", cwd=path).stdout.strip()
         if after != before or operation_in_progress(worktree_git_dir(Path(path))):
@@ -157,8 +162,7 @@ class GitExecutor:
             return Outcome(action, True, "not a fast-forward any more: left for the next sync")
         checkout = _checkout_of(repo, action.upstream)
         if checkout is not None:
-            dirty = git("--no-optional-locks", "status", "--porcelain", cwd=checkout, check=False).stdout.strip()
-            if dirty or operation_in_progress(worktree_git_dir(Path(checkout))):
+            if _dirty(checkout) or operation_in_progress(worktree_git_dir(Path(checkout))):
                 self._event("sync.integration_blocked", f"{action.upstream} is checked out at {checkout} with "
                             "uncommitted changes: not advanced", agent=worktree.agent)
                 return Outcome(action, True, f"{action.upstream} checked out in a dirty tree at {checkout}: not advanced")
@@ -177,6 +181,9 @@ class GitExecutor:
 
     def _remove(self, action: RemoveWorktree) -> Outcome:
         repo = self.settings.repo
+        ignored = git("--no-optional-locks", "status", "--porcelain", "--ignored", cwd=action.path, check=False)
+        if ignored.returncode != 0 or ignored.stdout.strip():  # `worktree remove` would delete ignored files
+            return Outcome(action, True, "kept: it holds files git does not track (ignored or untracked)")
         result = git("worktree", "remove", action.path, cwd=repo, check=False)  # refuses if anything is unsaved
         if result.returncode != 0:
             return Outcome(action, True, f"kept: {result.stderr.strip()}")
@@ -185,6 +192,11 @@ class GitExecutor:
         ledger.forget_sync_record(self.store, self.project, action.agent)
         self._event("worktree.removed", f"removed {action.path}; nothing in it beyond upstream", agent=action.agent)
         return Outcome(action, True, "removed")
+
+
+def _dirty(path: str) -> bool:
+    status = git("--no-optional-locks", "status", "--porcelain", cwd=path, check=False)
+    return status.returncode != 0 or bool(status.stdout.strip())
 
 
 def run_gate(command: str, cwd: str) -> tuple[bool, str]:

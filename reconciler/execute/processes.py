@@ -34,7 +34,11 @@ def _tty_number(tty_path: str) -> int | None:
 
 
 def process_tree(pane_pid: int, pane_tty: str) -> list[int]:
-    """Pids of the pane's process, its descendants and the orphans left on its terminal."""
+    """Pids of the pane's process, its descendants and the orphans left on its terminal.
+
+    Only processes on the pane's own terminal count as roots: a dead pane still reports its
+    old pid, which the system may since have given to an unrelated process.
+    """
     table: dict[int, tuple[int, int, int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -42,11 +46,9 @@ def process_tree(pane_pid: int, pane_tty: str) -> list[int]:
             if info is not None:
                 table[int(entry)] = info
     tty = _tty_number(pane_tty) if pane_tty else None
-    found: set[int] = set()
-    if pane_pid in table:
-        found.add(pane_pid)
-    if tty is not None:
-        found.update(pid for pid, (_, sid, tty_nr) in table.items() if sid == pane_pid and tty_nr == tty)
+    if tty is None:
+        return []
+    found = {pid for pid, (_, sid, tty_nr) in table.items() if tty_nr == tty and (pid == pane_pid or sid == pane_pid)}
     frontier = list(found)
     while frontier:
         parent = frontier.pop()
@@ -74,9 +76,7 @@ def terminate_tree(pane_pid: int, pane_tty: str, grace: float = 2.0) -> int:
 
 
 def _running(pid: int) -> bool:
-    info = _stat(pid)
-    if info is None:
-        return False
+    """Alive and not a zombie waiting to be reaped."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             state = handle.read().decode("utf-8", "replace")

@@ -39,13 +39,15 @@ def launch_args(project: DesiredProject, agent: DesiredAgent) -> list[str]:
     return args + [agent.command]
 
 
-def mark_window(project: str, agent: DesiredAgent, target: str) -> list[Command]:
-    """Ownership marks and remain-on-exit (so an exit status is kept) on the window at `target`."""
+def mark_agent_pane(project: str, agent: DesiredAgent, target: str) -> list[Command]:
+    """Ownership marks on the agent's own pane (a pane a user splits off carries none), and
+    remain-on-exit on it, so its exit status is kept. `target`: the pane, or `=session:` right
+    after creating its window (then the current pane of the current window)."""
     return [
-        ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
-        ["set-option", "-w", "-t", target, "@orch_project", project],
-        ["set-option", "-w", "-t", target, "@orch_agent", agent.name],
-        ["set-option", "-w", "-t", target, "@orch_spec", agent.spec_hash],
+        ["set-option", "-p", "-t", target, "remain-on-exit", "on"],
+        ["set-option", "-p", "-t", target, "@orch_project", project],
+        ["set-option", "-p", "-t", target, "@orch_agent", agent.name],
+        ["set-option", "-p", "-t", target, "@orch_spec", agent.spec_hash],
     ]
 
 
@@ -90,7 +92,7 @@ class TmuxExecutor:
             else:
                 commands.append(["new-window", "-t", target, "-n", action.agent.name,
                                  *launch_args(desired, action.agent)])
-            commands += mark_window(desired.name, action.agent, target)
+            commands += mark_agent_pane(desired.name, action.agent, target)
         if not commands:
             return []
         now = time.time()
@@ -133,7 +135,9 @@ class TmuxExecutor:
             return Outcome(action, True, "replaced")
         if isinstance(action, KillWindow):
             self._terminate(action.pane)
-            self.tmux.run(["kill-window", "-t", action.pane.window_id], check=False)
+            # The agent's pane only: a pane a user split off in that window stays (the window goes
+            # with its last pane).
+            self.tmux.run(["kill-pane", "-t", action.pane.pane_id], check=False)
             if desired is None or desired.agent(action.agent) is None:
                 self.store.forget_agent(action.project, action.agent)
             self._event(action, "agent.removed", f"killed window {action.agent} ({action.why})")
@@ -148,7 +152,7 @@ class TmuxExecutor:
         self._terminate(pane)
         self.tmux.run(
             ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(desired, agent)],
-            *mark_window(desired.name, agent, pane.window_id),
+            *mark_agent_pane(desired.name, agent, pane.pane_id),
         )
 
     def _terminate(self, pane: ObservedPane) -> None:

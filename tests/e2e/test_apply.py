@@ -230,3 +230,17 @@ def test_brief_is_delivered_once_per_fresh_process(tmp_path, orch, tmux_socket):
     assert orch("apply", str(manifest)).returncode == 0  # restarted: the new process gets the brief
     entries = toy_log(log)
     assert len(entries) == 2 and entries[1]["pid"] != entries[0]["pid"]
+
+
+def test_a_pane_a_user_splits_off_in_an_agent_window_is_never_touched(tmp_path, orch, tmux_socket):
+    manifest = env_manifest(tmp_path, ["pm"], command="exec sleep 600")
+    assert orch("apply", str(manifest)).returncode == 0
+    agent = panes(tmux_socket)[0]
+    tmux(tmux_socket, "split-window", "-b", "-d", "-t", agent["pane"], "sleep 700")  # the user's pane, first
+    user = next(r for r in panes(tmux_socket) if r["pane"] != agent["pane"])
+    plan = orch("plan", str(manifest), "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout  # not drift, not a duplicate agent
+    assert orch("send", "envs/pm", "hello", "--timeout", "1").returncode == 1  # typed into neither pane (no prompt)
+    assert orch("destroy", "envs", "--yes").returncode == 0
+    assert [r["pane"] for r in panes(tmux_socket)] == [user["pane"]]
+    assert _alive(int(user["pid"]))

@@ -173,3 +173,14 @@ def test_sync_worktree_carries_what_the_executor_needs():
     action = actions[0]
     assert isinstance(action, SyncWorktree)
     assert (action.mode, action.upstream, action.upstream_commit, action.behind) == ("merge", "main", UP, 4)
+
+
+def test_never_prunes_when_a_users_own_worktree_would_be_forgotten_too():
+    ours = CheckedOut(f"{WT}/dev", "d", "orch/dev", prunable=True)
+    users = CheckedOut("/mnt/usb/experiment", "e", "experiment", prunable=True)
+    actions, problems = plan_worktrees("shop", settings("dev"), repo(ours, users),
+                                       {"dev": facts(folder_exists=False, registered=False)}, {}, {}, sync=False)
+    assert actions == [] and "/mnt/usb/experiment" in problems[0].message
+    actions, problems = plan_worktrees("shop", settings("dev"), repo(ours),
+                                       {"dev": facts(folder_exists=False, registered=False)}, {}, {}, sync=False)
+    assert problems == [] and isinstance(actions[0], CreateWorktree) and actions[0].prune_first
