@@ -26,7 +26,7 @@ def resolve_agent(address: str | None, project: str | None) -> tuple[str, str]:
     if not project or not agent:
         raise UserError(f"which project? write PROJECT/{agent or 'AGENT'} or pass -p PROJECT")
     for label, value in (("project", project), ("agent", agent)):
-        if not re.match(NAME_PATTERN, value):
+        if not re.fullmatch(NAME_PATTERN, value):
             raise UserError(f"{value!r} is not a valid {label} name")
     return project, agent
 

@@ -14,7 +14,7 @@ def default_home() -> Path:
 
 def resolve_home(explicit: str | None) -> Path:
     chosen = explicit or os.environ.get("ORCH_HOME")
-    return Path(chosen).expanduser().resolve() if chosen else default_home()
+    return (Path(chosen).expanduser() if chosen else default_home()).resolve()  # git records real paths
 
 
 def private_dir(path: Path) -> Path:

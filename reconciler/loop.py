@@ -146,6 +146,8 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
                     result.outcomes += converge_worktrees(ctx, store, desired, sync=False)
                     _ensure_hooks(store, desired)
             except LockTimeout:
+                if not fire_checkins:
+                    raise  # apply: say who holds the lock rather than converging half
                 # The git lane is busy (a slow repository): never let it hold up check-ins.
                 # Windows need their worktrees, so they wait for the next pass.
                 result.wake_at = time.time() + 1.0
@@ -305,7 +307,7 @@ def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
         if not _repo_shared(store, record.name, desired.git.repo):
             from reconciler.execute import githooks
 
-            for line in githooks.remove_hooks(Path(desired.git.repo)):
+            for line in githooks.remove_hooks(Path(desired.git.repo), home=store.home):
                 store.record_event("hooks.removed", line, project=record.name)
     return outcomes
 

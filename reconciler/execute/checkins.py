@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
+from reconciler.observe.screen import input_region
 from reconciler.execute.tmux import Outcome, delivery_lock
 from reconciler.model import Action, DesiredProject
 from reconciler.model_checkins import FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
@@ -62,7 +63,7 @@ class CheckinExecutor:
 
     def execute(self, actions: list[Action]) -> list[Outcome]:
         """Recoveries first (they decide whether something is typed again), then the rest in parallel."""
-        outcomes = [self._recover(a) for a in actions if isinstance(a, RecoverFiring)]
+        outcomes = [self._guarded(self._recover, a) for a in actions if isinstance(a, RecoverFiring)]
         rest = [a for a in actions if not isinstance(a, RecoverFiring)]
         if not rest:
             return outcomes
@@ -71,14 +72,13 @@ class CheckinExecutor:
         return outcomes
 
     def _one(self, action: Action) -> Outcome:
+        handlers = {FireCheckin: self._fire, SkipCheckin: self._skip, SendResumeNote: self._resume}
+        return self._guarded(handlers[type(action)], action)
+
+    @staticmethod
+    def _guarded(handler, action: Action) -> Outcome:
         try:
-            if isinstance(action, FireCheckin):
-                return self._fire(action)
-            if isinstance(action, SkipCheckin):
-                return self._skip(action)
-            if isinstance(action, SendResumeNote):
-                return self._resume(action)
-            raise TypeError(f"no executor for {type(action).__name__}")
+            return handler(action)
         except Exception as err:  # one failure never stops the others
             return Outcome(action, False, f"{type(err).__name__}: {err}")
 
@@ -142,7 +142,7 @@ class CheckinExecutor:
         schedule = next((s for s in ledger.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
         if history.returncode == 0 and tag in history.stdout:
             screen = snapshot(self.tmux, pane_id) if pane_id else None
-            submitted_now = screen is not None and not screen.dead and tag in screen.input_line
+            submitted_now = screen is not None and not screen.dead and tag in input_region(screen)
             if submitted_now:  # pasted, but the crash came before Enter: submit it now
                 result = press_enter_until_submitted(self.tmux, pane_id, screen)
                 if not result.ok:

@@ -18,11 +18,11 @@ NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 _NAME_RE = re.compile(NAME_PATTERN)
 ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 RESERVED_ENV = ("ORCH_PROJECT", "ORCH_AGENT", "ORCH_HOME", "ORCH_TMUX_SOCKET")
-SESSION_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+SESSION_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$"  # tmux turns "." and ":" into "_"
 
 
 def _check_name(value: str) -> str:
-    if not _NAME_RE.match(value):
+    if not _NAME_RE.fullmatch(value):  # fullmatch: "$" alone would let a trailing newline through
         raise ValueError(
             f"{value!r} is not a valid name (lowercase letters, digits and '-', "
             "1-40 characters, starting and ending with a letter or digit)"
@@ -52,7 +52,7 @@ def _check_command(value: str) -> str:
 
 def _check_env_key(key: str) -> str:
     # Checked per key (not per dict) so the error points at the offending key's line.
-    if not re.match(ENV_KEY_PATTERN, key):
+    if not re.fullmatch(ENV_KEY_PATTERN, key):
         raise ValueError(f"{key!r} is not a valid environment variable name")
     if key in RESERVED_ENV:
         raise ValueError(f"{key} is set by orch itself and cannot be overridden")

@@ -28,6 +28,8 @@ def git(*args: str, cwd: str | Path, check: bool = True, timeout: float = 120,
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
                                 input=input)
     except FileNotFoundError:
+        if not Path(cwd).is_dir():
+            raise UserError(f"{cwd} does not exist any more (moved or deleted?)") from None
         raise UserError("git is not installed (install it, e.g. `apt-get install git`)") from None
     if check and result.returncode != 0:
         raise UserError(f"git {args[0]} failed in {cwd}: {result.stderr.strip() or result.stdout.strip()}")

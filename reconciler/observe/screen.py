@@ -66,6 +66,15 @@ def parse_capture(styled: str, cursor_x: int, cursor_y: int, dead: bool = False,
     return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip())
 
 
+def input_region(screen: Screen, lookback: int = 20) -> str:
+    """The input line as typed, wrapped rows joined: from the prompt's row down to the cursor's."""
+    rows = list(screen.lines[max(0, screen.cursor_y - lookback):screen.cursor_y]) + [screen.input_line]
+    for start in range(len(rows) - 1, -1, -1):
+        if _PROMPT.match(rows[start]):
+            return "".join(rows[start:])
+    return screen.input_line
+
+
 def pending_input(screen: Screen) -> str | None:
     """Text waiting in the input line after the prompt; None when no prompt is recognised."""
     match = _PROMPT.match(screen.input_line)

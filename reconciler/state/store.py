@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import sys
 import threading
+import urllib.parse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,15 +363,26 @@ class _Transaction:
 
     def __enter__(self) -> "_Transaction":
         self.store._lock.acquire()
-        self.outer = not self.store.conn.in_transaction
-        if self.outer:
-            self.store.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.outer = not self.store.conn.in_transaction
+            if self.outer:
+                self.store.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.store._lock.release()
+            raise
         return self
 
     def __exit__(self, kind, value, tb) -> None:
         try:
             if self.outer:
-                self.store.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+                if kind is None:
+                    try:
+                        self.store.conn.execute("COMMIT")
+                    except BaseException:
+                        self.store.conn.execute("ROLLBACK")  # never leave a transaction open behind us
+                        raise
+                else:
+                    self.store.conn.execute("ROLLBACK")
         finally:
             self.store._lock.release()
 
@@ -378,7 +390,7 @@ class _Transaction:
 def _integrity_problem(path: Path) -> str | None:
     """None when the file is a healthy SQLite database, else what is wrong with it."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True, timeout=30)
         try:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
         finally:
