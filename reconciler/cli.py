@@ -429,8 +429,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from reconciler.loop import sync_project
-    from reconciler.manifest.loader import load_manifest
+    from reconciler.loop import load_registered, sync_project
     from reconciler.render import outcomes_text, pass_document
 
     ctx = _context(args, args.lock_timeout)
@@ -439,7 +438,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         records = [r for r in records if r.name == args.name]
         if not records:
             raise UserError(f"no project named {args.name!r} (see `orch status`)")
-    results = [sync_project(ctx, load_manifest(r.manifest_path)) for r in records]
+    store = ctx.store(maintain=True)
+    loaded = [m for m in (load_registered(store, r) for r in records) if m is not None]
+    results = [sync_project(ctx, m) for m in loaded]
     _warn(ctx)
     if args.output == "json":
         print(json.dumps({"projects": [pass_document(r) for r in results]}, indent=2))

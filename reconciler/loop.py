@@ -54,6 +54,25 @@ class Context:
             return self._store
 
 
+def load_registered(store: Store, record: ProjectRecord) -> LoadedManifest | None:
+    """A registered project's manifest: the file as it is now, else the last applied text (with an
+    event saying why), else None. One broken project never stops commands over all of them."""
+    from reconciler.manifest.loader import ManifestError, load_manifest, parse_manifest
+
+    try:
+        return load_manifest(record.manifest_path)
+    except ManifestError as err:
+        problem = str(err).splitlines()[0]
+    try:
+        loaded = parse_manifest(record.manifest_text, Path(record.manifest_path))
+        store.record_event("manifest.invalid", f"{problem}; using the last applied version", project=record.name)
+        return loaded
+    except ManifestError as err:
+        store.record_event("manifest.invalid", f"{problem}; the last applied version fails too: "
+                           f"{str(err).splitlines()[0]}; skipped", project=record.name)
+        return None
+
+
 def check_registration(record: ProjectRecord | None, loaded: LoadedManifest) -> None:
     """A project name belongs to one manifest file; a second file with the same name is refused."""
     if record is not None and record.manifest_path != str(loaded.path) and Path(record.manifest_path).exists():
@@ -342,7 +361,8 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
     """Observe/plan/execute until tmux matches (or only backoff waits remain); the last observation."""
     from reconciler.execute.tmux import TmuxExecutor
 
-    executor = TmuxExecutor(ctx.tmux, store, ctx.home)
+    # apply waits for a slow agent's prompt to deliver its brief; the watcher comes back instead
+    executor = TmuxExecutor(ctx.tmux, store, ctx.home, brief_timeout=60.0 if wait_for_backoff else 3.0)
     for _ in range(MAX_PASSES):
         observed = observe(ctx.tmux)
         plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
@@ -389,7 +409,8 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
                             panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before)
     if actions:
         result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired).execute(actions)
-    wake = next_wake(ledger.schedules(store, desired.name), ledger.credit_holds(store, desired.name), time.time())
+    wake = next_wake(ledger.schedules(store, desired.name), ledger.credit_holds(store, desired.name), panes,
+                     desired.credit_shared, time.time())
     result.wake_at = _earliest(result.wake_at, wake)
 
 

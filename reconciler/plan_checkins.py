@@ -78,8 +78,17 @@ def plan_checkins(
     return actions
 
 
-def next_wake(schedules: list[Schedule], holds: Mapping[str, CreditHold], now: float) -> float | None:
-    """The earliest moment a check-in may become deliverable (due time, retry, or end of a hold)."""
-    moments = [max(s.next_due, s.retry_after or 0.0) for s in schedules if s.next_due is not None]
+def next_wake(schedules: list[Schedule], holds: Mapping[str, CreditHold], panes: Mapping[str, ObservedPane],
+              shared: bool, now: float) -> float | None:
+    """The earliest moment a check-in may become deliverable: a due time or retry, pushed past its
+    agent's credit hold. Agents that are not running are left to the pane-died hook and the resync,
+    so a dead or held agent never turns the watcher into a busy loop."""
+    moments = []
+    for schedule in schedules:
+        pane = panes.get(schedule.agent)
+        if schedule.next_due is None or pane is None or pane.dead:
+            continue
+        hold = effective_hold(schedule.agent, holds, shared, now)
+        moments.append(max(schedule.next_due, schedule.retry_after or 0.0, hold.until if hold else 0.0))
     moments += [h.until for h in holds.values() if h.until > now]
     return min(moments) if moments else None

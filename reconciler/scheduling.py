@@ -38,7 +38,7 @@ def parse_delay(text: str) -> float:
 
 
 def _known_agent(ctx, project: str, agent: str) -> None:
-    store = ctx.store()
+    store = ctx.store(maintain=True)  # every caller writes next: integrity check and backup first
     if store.project(project) is None:
         raise UserError(f"no project named {project!r} (see `orch status`)")
     if agent not in store.agent_facts(project):

@@ -45,13 +45,22 @@ class Watched:
 
 
 def manifests_to_watch(ctx: Context, files: list[str]) -> list[Watched]:
-    """The named manifests, or every registered project's manifest."""
-    paths = [Path(f) for f in files] if files else [Path(r.manifest_path) for r in ctx.store().projects()]
-    watched = []
-    for path in paths:
-        loaded = load_manifest(path)
-        watched.append(Watched(loaded.path, loaded, path.stat().st_mtime_ns))
-    return watched
+    """The named manifests (each must be valid), or every registered project's (broken ones skipped)."""
+    from reconciler.loop import load_registered
+
+    if files:
+        loaded_all = [load_manifest(f) for f in files]
+    else:
+        store = ctx.store()
+        loaded_all = [m for m in (load_registered(store, r) for r in store.projects()) if m is not None]
+    return [Watched(m.path, m, _mtime(m.path)) for m in loaded_all]
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
@@ -74,6 +83,7 @@ class Watcher:
         self.stop = threading.Event()
         self.started = time.time()
         self.watched: dict[str, Watched] = {}
+        self.registered: set[str] = set()  # projects seen in the registry (gone again = destroyed)
         self.locks = ExitStack()
 
     # -- ownership ---------------------------------------------------------------------------------
@@ -103,13 +113,14 @@ class Watcher:
         """Without FILE arguments, projects applied after we started are watched too."""
         if self.files:
             return
-        for record in self.ctx.store().projects():
-            if record.name not in self.watched and Path(record.manifest_path).exists():
-                try:
-                    loaded = load_manifest(record.manifest_path)
-                except ManifestError:
-                    continue
-                self._claim(Watched(loaded.path, loaded, loaded.path.stat().st_mtime_ns), strict=False)
+        from reconciler.loop import load_registered
+
+        store = self.ctx.store()
+        for record in store.projects():
+            if record.name not in self.watched:
+                loaded = load_registered(store, record)
+                if loaded is not None:
+                    self._claim(Watched(loaded.path, loaded, _mtime(loaded.path)), strict=False)
 
     def _refresh(self, watched: Watched) -> Watched:
         """Re-read a manifest that changed on disk; keep the last good one if the new one is bad."""
@@ -138,6 +149,7 @@ class Watcher:
         from reconciler.state import ledger
         from reconciler.wake import Waker
 
+        self.ctx.store(maintain=True)  # integrity check and backup before anything reads the registry
         for watched in manifests_to_watch(self.ctx, self.files):
             self._claim(watched, strict=True)
         if not self.watched and self.files:
@@ -173,6 +185,14 @@ class Watcher:
         return 0
 
     def _pass(self, name: str) -> PassResult:
+        record = self.ctx.store().project(name)
+        if record is None and name in self.registered:
+            # `orch destroy` ran: do not bring the project back under a new id.
+            self.watched.pop(name, None)
+            self.ctx.store().record_event("watch.dropped", f"{name} was destroyed: no longer watched", project=name)
+            return PassResult(name)
+        if record is not None:
+            self.registered.add(name)
         watched = self._refresh(self.watched[name])
         self.watched[name] = watched
         try:

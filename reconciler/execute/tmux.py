@@ -52,10 +52,11 @@ def mark_agent_pane(project: str, agent: DesiredAgent, target: str) -> list[Comm
 
 
 class TmuxExecutor:
-    def __init__(self, tmux: Tmux, store: Store, home: Path):
+    def __init__(self, tmux: Tmux, store: Store, home: Path, brief_timeout: float = 60.0):
         self.tmux = tmux
         self.store = store
         self.home = home
+        self.brief_timeout = brief_timeout
 
     def execute(self, plan: Plan, desired: DesiredProject | None) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -162,7 +163,7 @@ class TmuxExecutor:
     def _brief(self, action: DeliverBrief) -> Outcome:
         result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
                          lock_file=delivery_lock(self.home, action.project, action.agent.name),
-                         ready_timeout=60.0)
+                         ready_timeout=self.brief_timeout)
         if result.ok:
             self.store.update_agent(action.project, action.agent.name,
                                     briefed_pane=action.pane.pane_id, briefed_pid=action.pane.pane_pid)

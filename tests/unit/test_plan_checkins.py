@@ -107,9 +107,16 @@ def test_next_due_after(due, delivered, reanchor, every, expected):
 
 def test_next_wake_is_the_earliest_due_retry_or_end_of_hold():
     schedules = [schedule(due=NOW + 50), schedule(due=NOW + 10, retry_after=NOW + 30, sid=2)]
-    assert next_wake(schedules, {}, NOW) == NOW + 30
-    assert next_wake(schedules, {"dev": hold(until=NOW + 20)}, NOW) == NOW + 20
-    assert next_wake([], {}, NOW) is None
+    assert next_wake(schedules, {}, PANES, False, NOW) == NOW + 30
+    assert next_wake(schedules, {"dev": hold(until=NOW + 20)}, PANES, False, NOW) == NOW + 20
+    assert next_wake([], {}, PANES, False, NOW) is None
+
+
+def test_overdue_checkins_of_held_or_dead_agents_do_not_spin_the_watcher():
+    overdue = [schedule(due=NOW - 30)]
+    assert next_wake(overdue, {"dev": hold(until=NOW + 600)}, PANES, False, NOW) == NOW + 600
+    assert next_wake(overdue, {}, {"dev": pane("dev", dead=True)}, False, NOW) is None
+    assert next_wake(overdue, {"qa": hold(agent="qa", until=NOW + 99)}, PANES, True, NOW) == NOW + 99
 
 
 def test_effective_hold_prefers_the_longest():
