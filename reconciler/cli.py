@@ -287,12 +287,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from reconciler.loop import plan_for
+    from reconciler.loop import plan_for, plan_from_cache
     from reconciler.manifest.loader import load_manifest
     from reconciler.render import plan_document, plan_text
 
     ctx = _context(args)
-    desired, plan = plan_for(ctx, load_manifest(args.file))
+    desired, plan = plan_from_cache(ctx, args.file) or plan_for(ctx, load_manifest(args.file))
     _warn(ctx)
     _emit(args, plan_document(plan), plan_text(plan, desired))
     if plan.problems:

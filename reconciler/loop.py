@@ -7,6 +7,7 @@ new pane can be observed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
@@ -117,9 +118,38 @@ def plan_for(ctx: Context, loaded: LoadedManifest) -> tuple[DesiredProject, Plan
     record = store.project(name)
     check_registration(record, loaded)
     desired = desired_project(loaded, record.id if record else UNASSIGNED_ID, ctx.home, ctx.socket,
-                             _repo_branch(loaded))
+                              _repo_branch(loaded))
+    return desired, _plan_desired(ctx, store, desired)
+
+
+def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | None:
+    """The plan of a file that is byte for byte the last applied manifest, from the cached desired
+    state (no YAML, no pydantic); None when anything differs."""
+    from reconciler import desired_cache
+
+    raw = desired_cache.read_bytes(file)
+    if raw is None:
+        return None
+    store = ctx.store()
+    record = store.project_at(str(Path(file).expanduser().resolve()))
+    if record is None or not record.desired_json:
+        return None
+    repo = desired_cache.needs_repo_branch(record.desired_json)
+    branch = None
+    if repo is not None:
+        from reconciler.observe.git import current_branch
+
+        branch = current_branch(repo)
+    if record.desired_key != desired_cache.cache_key(hashlib.sha256(raw).hexdigest(), branch):
+        return None
+    desired = desired_cache.load(record.desired_json, (("ORCH_HOME", str(ctx.home)),
+                                                       ("ORCH_TMUX_SOCKET", ctx.socket or "")))
+    return desired, _plan_desired(ctx, store, desired)
+
+
+def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
     observed = observe(ctx.tmux)
-    plan = plan_project(desired, observed, store.agent_facts(name), time.time(),
+    plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
                         explain=explain_changes(store, desired))
     if desired.git is not None:
         from dataclasses import replace
@@ -130,10 +160,10 @@ def plan_for(ctx: Context, loaded: LoadedManifest) -> tuple[DesiredProject, Plan
 
         repo = observe_repo(desired.git.repo)
         facts, leftovers = observe_worktrees(desired.git, repo)
-        actions, problems = plan_worktrees(name, desired.git, repo, facts, ledger.sync_records(store, name),
-                                           leftovers, sync=False)
+        actions, problems = plan_worktrees(desired.name, desired.git, repo, facts,
+                                           ledger.sync_records(store, desired.name), leftovers, sync=False)
         plan = replace(plan, actions=tuple(actions) + plan.actions, problems=tuple(problems) + plan.problems)
-    return desired, plan
+    return plan
 
 
 @dataclass
@@ -179,7 +209,17 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
         if fire_checkins:
             _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(), lookahead)
         store.record_applied(name, str(loaded.path), loaded.text, loaded.sha256, desired.session)
+        _remember_desired(store, loaded, desired)
         return result
+
+
+def _remember_desired(store: Store, loaded: LoadedManifest, desired: DesiredProject) -> None:
+    from reconciler import desired_cache
+
+    upstream_explicit = loaded.manifest.spec.upstream is not None
+    branch = None if upstream_explicit or desired.git is None else desired.git.upstream
+    store.record_desired(desired.name, desired_cache.cache_key(loaded.sha256, branch),
+                         desired_cache.dump(desired, branch, upstream_explicit))
 
 
 def _register(store: Store, loaded: LoadedManifest, ctx: Context) -> DesiredProject:

@@ -126,6 +126,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project, agent)
     );
     """,
+    # 4: the desired state of the last applied manifest (lets a converged plan skip validation)
+    """
+    ALTER TABLE projects ADD COLUMN desired_key TEXT;
+    ALTER TABLE projects ADD COLUMN desired_json TEXT;
+    """,
 ]
 
 
@@ -139,6 +144,8 @@ class ProjectRecord:
     session: str
     created_at: float
     applied_at: float | None
+    desired_key: str | None = None
+    desired_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -283,6 +290,15 @@ class Store:
                 " session = ?, applied_at = ? WHERE name = ?",
                 (manifest_path, text, sha256, session, time.time(), name),
             )
+
+    def record_desired(self, name: str, key: str, desired_json: str) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE projects SET desired_key = ?, desired_json = ? WHERE name = ?",
+                              (key, desired_json, name))
+
+    def project_at(self, manifest_path: str) -> ProjectRecord | None:
+        row = self.conn.execute("SELECT * FROM projects WHERE manifest_path = ?", (manifest_path,)).fetchone()
+        return ProjectRecord(**dict(row)) if row else None
 
     def forget_project(self, name: str) -> None:
         with self.transaction():

@@ -6,8 +6,10 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
+from tests.conftest import ORCH as ORCH_BIN
 from tests.conftest import tmux, toy_log, wait_until, write_manifest
 
 PANES = "#{window_name}\t#{window_id}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{session_name}"
@@ -244,3 +246,17 @@ def test_a_pane_a_user_splits_off_in_an_agent_window_is_never_touched(tmp_path, 
     assert orch("destroy", "envs", "--yes").returncode == 0
     assert [r["pane"] for r in panes(tmux_socket)] == [user["pane"]]
     assert _alive(int(user["pid"]))
+
+
+def test_a_converged_plan_of_the_applied_file_skips_validation_but_still_sees_drift(tmp_path, orch, tmux_socket):
+    manifest = env_manifest(tmp_path, ["pm", "dev"], command="exec sleep 600")
+    assert orch("apply", str(manifest)).returncode == 0
+    imported = subprocess.run([sys.executable, "-X", "importtime", ORCH_BIN, "plan", str(manifest)],
+                              capture_output=True, text=True)
+    assert "No changes" in imported.stdout and "pydantic" not in imported.stderr  # the cached desired state
+    tmux(tmux_socket, "kill-window", "-t", {r["name"]: r for r in panes(tmux_socket)}["dev"]["window"])
+    plan = orch("plan", str(manifest), "--detailed-exitcode")
+    assert plan.returncode == 2 and "+ window dev" in plan.stdout
+    manifest.write_text(manifest.read_text().replace("exec sleep 600", "exec sleep 601", 1))
+    changed = orch("plan", str(manifest))
+    assert "-/+ window pm" in changed.stdout and "'exec sleep 600' → 'exec sleep 601'" in changed.stdout

@@ -1,0 +1,38 @@
+"""The cached desired state is the desired state: a round trip through JSON changes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from reconciler import desired_cache
+from reconciler.desired import desired_project
+from reconciler.manifest.loader import load_manifest
+
+
+def test_round_trip_with_checkins_worktrees_and_credit(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    manifest = tmp_path / "orch.yaml"
+    manifest.write_text(
+        "apiVersion: orch/v1\nkind: Project\nmetadata:\n  name: shop\nspec:\n  repo: repo\n  upstream: main\n"
+        "  defaults:\n    command: claude\n    env: {A: '1'}\n  sync: {escalate_to: pm, integrate: fast-forward, gate: make test}\n"
+        "  credit: {patterns: ['QUOTA'], resume_note: go on, shared: true}\n"
+        "  agents:\n    - name: pm\n      brief: hi\n      checkins: [{every: 30m, note: status?}]\n"
+        "    - name: dev\n      worktree: false\n      env: {B: '2'}\n")
+    loaded = load_manifest(manifest)
+    desired = desired_project(loaded, "1a2b3c4d", tmp_path / "home", "sock")
+    text = desired_cache.dump(desired, None, upstream_explicit=True)
+    assert desired_cache.load(text, desired.orch_env) == desired
+    assert desired_cache.needs_repo_branch(text) is None
+
+
+def test_an_implicit_upstream_puts_the_repository_branch_in_the_key():
+    assert desired_cache.cache_key("abc", "main") != desired_cache.cache_key("abc", "dev")
+    assert desired_cache.cache_key("abc", None) != desired_cache.cache_key("abd", None)
+
+
+def test_unreadable_files_miss_the_cache(tmp_path):
+    assert desired_cache.read_bytes(tmp_path / "missing.yaml") is None
+    assert desired_cache.read_bytes(Path(tmp_path)) is None
