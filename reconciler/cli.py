@@ -402,18 +402,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from reconciler.render import outcomes_text, pass_document
+    from reconciler.render import pass_document
     from reconciler.watch import Watcher, reconcile_once
 
     ctx = _context(args, args.lock_timeout)
     if not args.watch:
-        results = reconcile_once(ctx, args.files)
-        _warn(ctx)
-        if args.output == "json":
-            print(json.dumps({"projects": [pass_document(r) for r in results]}, indent=2))
-        else:
-            print("\n".join(outcomes_text(r.project, r.outcomes) for r in results) or "no projects registered")
-        return 1 if any(not o.ok for r in results for o in r.outcomes) else 0
+        return _print_passes(args, ctx, reconcile_once(ctx, args.files))
 
     def report(result) -> None:
         for item in pass_document(result)["actions"]:
@@ -430,17 +424,22 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from reconciler.loop import load_registered, sync_project
-    from reconciler.render import outcomes_text, pass_document
 
     ctx = _context(args, args.lock_timeout)
-    records = ctx.store().projects()
+    store = ctx.store(maintain=True)
+    records = store.projects()
     if args.name is not None:
         records = [r for r in records if r.name == args.name]
         if not records:
             raise UserError(f"no project named {args.name!r} (see `orch status`)")
-    store = ctx.store(maintain=True)
     loaded = [m for m in (load_registered(store, r) for r in records) if m is not None]
-    results = [sync_project(ctx, m) for m in loaded]
+    return _print_passes(args, ctx, [sync_project(ctx, m) for m in loaded])
+
+
+def _print_passes(args: argparse.Namespace, ctx, results: list) -> int:
+    """What one pass over each project did; exit 1 when anything failed."""
+    from reconciler.render import outcomes_text, pass_document
+
     _warn(ctx)
     if args.output == "json":
         print(json.dumps({"projects": [pass_document(r) for r in results]}, indent=2))

@@ -9,13 +9,10 @@ issue's 1 s tolerance.
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from benchmarks.fault_kill_watcher import FaultConfig, render, run_fault
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 
 @pytest.mark.timeout(300)
