@@ -6,8 +6,8 @@ every byte it will ever poke is already in the FIFO: a "no poke" check needs no 
 
 from __future__ import annotations
 
-import shutil
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
