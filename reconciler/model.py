@@ -139,6 +139,25 @@ class CreateSession(Action):
 
 
 @dataclass(frozen=True)
+class RenameSession(Action):
+    """orch's session under another name (renamed by hand, or spec.session changed): rename it back."""
+
+    project: str
+    session_id: str
+    old: str
+    new: str
+    symbol = "~"
+
+    @property
+    def target(self) -> str:
+        return f"session {self.new}"
+
+    @property
+    def reason(self) -> str:
+        return f"renamed to {self.old!r}: rename it back (the agents keep running)"
+
+
+@dataclass(frozen=True)
 class CreateWindow(Action):
     project: str
     session: str

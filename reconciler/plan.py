@@ -10,7 +10,7 @@ from typing import Callable, Mapping
 
 from reconciler.model import (
     Action, AgentFacts, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
-    Observed, ObservedPane, Plan, Problem, ReplaceAgent, RestartAgent,
+    Observed, ObservedPane, Plan, Problem, RenameSession, ReplaceAgent, RestartAgent,
 )
 
 BACKOFF_FIRST_S = 1.0
@@ -47,11 +47,17 @@ def plan_project(
             "rename it, or set another spec.session in the manifest")))
         return Plan(project, desired.session, problems=tuple(problems))
 
-    kept, doomed = _one_pane_per_agent(observed.agent_panes(project), desired)
-    actions.extend(doomed)
-
+    renamed_from = None
     if session_pane is None:
-        actions.append(CreateSession(project, desired.session))
+        ours = observed.sessions_of(project)
+        if len(ours) == 1:  # renamed by a user, or spec.session changed: rename it back, keep the agents
+            renamed_from, session_id = next(iter(ours.items()))
+            actions.append(RenameSession(project, session_id, renamed_from, desired.session))
+        else:
+            actions.append(CreateSession(project, desired.session))
+
+    kept, doomed = _one_pane_per_agent(observed.agent_panes(project), desired, renamed_from)
+    actions[:0] = doomed
 
     for agent in desired.agents:
         pane = kept.get(agent.name)
@@ -75,15 +81,16 @@ def plan_destroy(project: str, session: str, observed: Observed) -> Plan:
 
 
 def _one_pane_per_agent(
-    panes: tuple[ObservedPane, ...], desired: DesiredProject
+    panes: tuple[ObservedPane, ...], desired: DesiredProject, renamed_from: str | None = None
 ) -> tuple[dict[str, ObservedPane], list[Action]]:
     """The window each desired agent keeps, and kills for the rest (removed, moved, duplicated)."""
+    home = {desired.session, renamed_from}
     kept: dict[str, ObservedPane] = {}
     doomed: list[Action] = []
-    for pane in sorted(panes, key=lambda p: (p.session_name != desired.session, p.window_index)):
+    for pane in sorted(panes, key=lambda p: (p.session_name not in home, p.window_index)):
         if desired.agent(pane.agent) is None:
             doomed.append(KillWindow(desired.name, pane.agent, pane, "agent removed from the manifest"))
-        elif pane.session_name != desired.session:
+        elif pane.session_name not in home:
             doomed.append(KillWindow(desired.name, pane.agent, pane, f"session is now {desired.session}"))
         elif pane.agent in kept:
             doomed.append(KillWindow(desired.name, pane.agent, pane, "duplicate window of the same agent"))

@@ -15,8 +15,8 @@ from pathlib import Path
 from reconciler.execute.delivery import deliver
 from reconciler.execute.processes import terminate_tree
 from reconciler.model import (
-    Action, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject,
-    KillWindow, ObservedPane, Plan, ReplaceAgent, RestartAgent,
+    Action, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject, KillWindow,
+    ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
 from reconciler.tmux import Command, Tmux, TmuxError, escape_format
@@ -60,11 +60,14 @@ class TmuxExecutor:
 
     def execute(self, plan: Plan, desired: DesiredProject | None) -> list[Outcome]:
         outcomes: list[Outcome] = []
+        for action in plan.actions:  # first, so that new windows land in the session's right name
+            if isinstance(action, RenameSession):
+                outcomes.append(self._rename(action))
         creations = [a for a in plan.actions if isinstance(a, (CreateSession, CreateWindow))]
         if creations and desired is not None:
             outcomes += self._create(creations, desired)
         for action in plan.actions:
-            if isinstance(action, (CreateSession, CreateWindow)):
+            if isinstance(action, (CreateSession, CreateWindow, RenameSession)):
                 continue
             try:
                 outcomes.append(self._one(action, desired))
@@ -148,6 +151,13 @@ class TmuxExecutor:
         if isinstance(action, DeferRestart):
             return Outcome(action, True, f"waiting {max(0.0, action.until - time.time()):.1f}s")
         raise TypeError(f"no executor for {type(action).__name__}")
+
+    def _rename(self, action: RenameSession) -> Outcome:
+        result = self.tmux.run(["rename-session", "-t", action.session_id, action.new], check=False)
+        if result.returncode != 0:
+            return Outcome(action, False, result.stderr.strip())
+        self._event(action, "session.renamed", f"renamed session {action.old} back to {action.new}")
+        return Outcome(action, True, "renamed")
 
     def _respawn(self, pane: ObservedPane, desired: DesiredProject, agent: DesiredAgent) -> None:
         self._terminate(pane)

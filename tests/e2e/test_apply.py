@@ -260,3 +260,16 @@ def test_a_converged_plan_of_the_applied_file_skips_validation_but_still_sees_dr
     manifest.write_text(manifest.read_text().replace("exec sleep 600", "exec sleep 601", 1))
     changed = orch("plan", str(manifest))
     assert "-/+ window pm" in changed.stdout and "'exec sleep 600' → 'exec sleep 601'" in changed.stdout
+
+
+def test_a_renamed_session_is_renamed_back_and_the_agents_keep_running(tmp_path, orch, tmux_socket):
+    manifest = env_manifest(tmp_path, ["pm", "dev"], command="exec sleep 600")
+    assert orch("apply", str(manifest)).returncode == 0
+    before = panes(tmux_socket)
+    session = before[0]["session"]
+    tmux(tmux_socket, "rename-session", "-t", f"={session}", "my-work")
+    plan = orch("plan", str(manifest), "--detailed-exitcode")
+    assert plan.returncode == 2 and f"~ session {session}" in plan.stdout and "my-work" in plan.stdout
+    assert orch("apply", str(manifest)).returncode == 0
+    after = panes(tmux_socket)
+    assert [(r["pane"], r["pid"], r["session"]) for r in after] == [(r["pane"], r["pid"], session) for r in before]

@@ -78,13 +78,16 @@ def test_apply_twice_plans_nothing():
          [("KillWindow", "window other-thing"), ("CreateWindow", "window pm")]),
         ((pane("pm", spec="old"),), [("ReplaceAgent", "window pm")]),
         ((pane("pm"), pane("pm", index=3)), [("KillWindow", "window pm")]),
-        ((pane("pm", session="shop-old"),),
-         [("KillWindow", "window pm"), ("CreateSession", f"session {SESSION}"), ("CreateWindow", "window pm")]),
-        ((pane("pm", project_name="other", session="other-1"),),
+        ((pane("pm", session="shop-old"),), [("RenameSession", f"session {SESSION}")]),  # agents keep running
+        ((pane("pm", session="shop-old"), pane("qa", session="shop-older")),
+         [("KillWindow", "window pm"), ("KillWindow", "window qa"), ("CreateSession", f"session {SESSION}"),
+          ("CreateWindow", "window pm")]),  # which one to keep is not clear: start clean
+        ((pane("pm", project_name="other", session="other-1", session_project="other"),),
          [("CreateSession", f"session {SESSION}"), ("CreateWindow", "window pm")]),
         ((pane("", session=SESSION),), [("CreateWindow", "window pm")]),
     ],
-    ids=["empty", "removed-agent", "spec-changed", "duplicate", "moved-session", "other-project", "user-window"],
+    ids=["empty", "removed-agent", "spec-changed", "duplicate", "renamed-session", "two-old-sessions", "other-project",
+         "user-window"],
 )
 def test_drift_table(observed, expected):
     assert kinds(plan_project(project(agent("pm")), Observed(observed), {}, NOW)) == expected
