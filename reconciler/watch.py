@@ -64,12 +64,17 @@ def _mtime(path: Path) -> int:
 
 
 def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
-    """Every project once: windows, briefs, schedules and the check-ins due (missed ones per policy)."""
+    """Every project once: windows, briefs, schedules, the check-ins due (missed ones per policy) and
+    the worktrees' sync."""
+    from reconciler.loop import sync_project
+
     results = []
     started = time.time()
     for watched in manifests_to_watch(ctx, files):
-        results.append(reconcile_project(ctx, watched.loaded, fire_checkins=True, missed_before=started,
-                                         wait_for_backoff=True))
+        result = reconcile_project(ctx, watched.loaded, fire_checkins=True, missed_before=started,
+                                   wait_for_backoff=True)
+        result.outcomes += sync_project(ctx, watched.loaded).outcomes
+        results.append(result)
     return results
 
 

@@ -259,3 +259,16 @@ def test_the_watcher_propagates_an_upstream_commit_to_every_clean_worktree(tmp_p
     finally:
         watcher.terminate()
         assert watcher.wait(timeout=30) == 0
+
+
+def test_reconcile_once_also_syncs_the_worktrees(tmp_path, repo, orch, tmux_socket):
+    manifest = project(tmp_path, repo, agents=("dev",))
+    assert orch("apply", str(manifest)).returncode == 0
+    upstream = commit(repo, "upstream.txt", "new\n")
+    assert worktree_status(orch)["dev"]["state"] == "behind"  # apply itself never syncs
+    assert orch("apply", str(manifest)).returncode == 0
+    assert worktree_status(orch)["dev"]["state"] == "behind"
+    result = orch("reconcile", str(manifest))
+    assert result.returncode == 0, result.stderr
+    dev = Path(worktree_status(orch)["dev"]["path"])
+    assert git(dev, "merge-base", "--is-ancestor", upstream, "HEAD") == ""
