@@ -6,7 +6,7 @@ the executor turns each Action into tmux/git/SQLite work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 # -- desired ------------------------------------------------------------------------------------
@@ -87,9 +87,6 @@ class Observed:
     def sessions_of(self, project: str) -> dict[str, str]:
         """name -> id of the sessions marked as `project`'s."""
         return {p.session_name: p.session_id for p in self.panes if p.session_project == project}
-
-    def foreign_windows_in(self, session_id: str) -> tuple[ObservedPane, ...]:
-        return tuple(p for p in self.panes if p.session_id == session_id and not p.agent)
 
 
 @dataclass(frozen=True)
@@ -277,7 +274,6 @@ class Plan:
     session: str
     actions: tuple[Action, ...] = ()
     problems: tuple[Problem, ...] = ()
-    notes: tuple[str, ...] = field(default=())
 
     def counts(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "destroy": 0}
@@ -288,7 +284,3 @@ class Plan:
             elif action.counts_as in counts:
                 counts[action.counts_as] += 1
         return counts
-
-    @property
-    def empty(self) -> bool:
-        return not self.actions and not self.problems

@@ -22,9 +22,7 @@ WANTED_BY = "default.target"
 ENABLE_COMMAND = f"systemctl --user daemon-reload && systemctl --user enable --now {UNIT_NAME}"
 LINGER_COMMAND = "loginctl enable-linger $USER"
 RESTART_COMMAND = f"systemctl --user daemon-reload && systemctl --user restart {UNIT_NAME}"
-DISABLE_COMMAND = f"systemctl --user disable --now {UNIT_NAME}"
 STOP_COMMAND = f"systemctl --user stop {UNIT_NAME}; systemctl --user daemon-reload"
-TMUX_ALTERNATIVE = "tmux new-window -d -n orch-watch 'orch reconcile --watch'"
 
 _SAFE_WORD = re.compile(r"^[A-Za-z0-9/._+,:=@-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -227,16 +227,3 @@ def _is_git_repository(folder: Path) -> bool:
     except FileNotFoundError:
         raise UserError("git is not installed (install it, e.g. `apt-get install git`)") from None
     return result.returncode == 0
-
-
-def load_manifests(files: list[str]) -> list[LoadedManifest]:
-    """Load several manifests, reporting the errors of all of them together."""
-    loaded, diagnostics = [], []
-    for file in files:
-        try:
-            loaded.append(load_manifest(file))
-        except ManifestError as err:
-            diagnostics.extend(err.diagnostics)
-    if diagnostics:
-        raise ManifestError(diagnostics)
-    return loaded

@@ -167,15 +167,6 @@ def skip_firing(store: Store, schedule: Schedule, due: float, next_due: float | 
         store.conn.execute("UPDATE schedules SET next_due = ? WHERE id = ?", (next_due, schedule.id))
 
 
-def firings(store: Store, project: str | None = None, limit: int = 1000) -> list[Firing]:
-    query, params = "SELECT * FROM firings", []
-    if project is not None:
-        query += " WHERE project = ?"
-        params.append(project)
-    rows = store.conn.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
-    return [_firing(row) for row in reversed(rows)]
-
-
 # -- credit ---------------------------------------------------------------------------------------
 
 

@@ -56,7 +56,7 @@ def test_nothing_exists_creates_session_and_every_window():
 
 def test_converged_plans_nothing():
     plan = plan_project(project(agent("pm"), agent("dev")), Observed((pane("pm"), pane("dev", index=1))), {}, NOW)
-    assert plan.actions == () and plan.empty
+    assert plan.actions == () and plan.problems == ()
 
 
 def test_apply_twice_plans_nothing():
