@@ -178,7 +178,7 @@ class Store:
         self._lock = threading.RLock()
         if maintain:
             self._recover_if_corrupt()
-        self.conn = self._connect()
+        self.conn = _Serialized(self._connect(), self._lock)
         self._migrate()
         if maintain:
             self._refresh_backup()
@@ -225,8 +225,7 @@ class Store:
         private_file(tmp)
         target = sqlite3.connect(tmp)
         try:
-            with self._lock:
-                self.conn.backup(target)
+            self.conn.backup(target)
         finally:
             target.close()
         os.replace(tmp, self.backup_path)
@@ -368,6 +367,54 @@ class Store:
                 yield event
             if not batch:
                 time.sleep(poll)
+
+
+class _Rows:
+    """A statement's rows, fetched while the connection was ours (cursor-like for the callers)."""
+
+    def __init__(self, rows: list, lastrowid: int | None):
+        self.rows = rows
+        self.lastrowid = lastrowid
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list:
+        return self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class _Serialized:
+    """One connection shared by the watcher's threads, one statement at a time under the store's
+    lock, which a transaction holds from BEGIN to COMMIT: no thread reads another's uncommitted
+    rows, and a ROLLBACK never aborts another thread's half-read SELECT."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock):
+        self._conn = conn
+        self._lock = lock
+
+    def execute(self, sql: str, params=()) -> _Rows:
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            return _Rows(cursor.fetchall(), cursor.lastrowid)
+
+    def executemany(self, sql: str, rows) -> None:
+        with self._lock:
+            self._conn.executemany(sql, rows)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def backup(self, target: sqlite3.Connection) -> None:
+        with self._lock:
+            self._conn.backup(target)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
 
 
 class _Transaction:
