@@ -1,9 +1,13 @@
 """Read an agent's screen: is its input line ready, is someone typing, is a menu open?
 
 Pure functions over captured text (`capture-pane -p -e`), table-tested on real screens of
-the toy agent and of Claude Code 2.1.x (tests/realclaude/SCREEN_NOTES.md). The input line
-is the line the cursor is on. Dim or reverse-video text there is a placeholder or a drawn
-cursor (Claude Code's `Try "..."`), not something a person typed, so it is left out.
+the toy agent and of Claude Code 2.1.x (tests/realclaude/SCREEN_NOTES.md, tests/unit/screens/).
+The input box is the prompt row the cursor is on; or, where the agent draws its box between
+rule lines (Claude Code), every row from the prompt under the top rule down to the bottom
+rule, so a draft of several lines counts whichever row the cursor is on. Dim or
+reverse-video text on the cursor's row is a placeholder or a drawn cursor (Claude Code's
+`Try "..."`), not something a person typed, so it is left out. A menu is a menu only where
+no input box is shown above it: Claude Code echoes a submitted `1. Commit` as `❯ 1. Commit`.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from dataclasses import dataclass
 PROMPT_CHARS = ">❯›»"
 _PROMPT = re.compile(r"^\s*[│|]?\s*([" + PROMPT_CHARS + r"])(?:\s|$)(?P<rest>.*)$")
 _MENU_ITEM = re.compile(r"^\s*[│|]?\s*[❯›>]\s*\d+\.\s+\S")
+_RULE = re.compile(r"^\s*[─━═▔]{8,}\s*$")  # the top or bottom edge of a drawn input box
 _MENU_FOOTER = re.compile(r"Enter to (confirm|continue|select)", re.I)
 _BOX_EDGE = re.compile(r"\s*[│|]\s*$")
 _ESCAPE = re.compile(r"\x1b\[([0-9;:?]*)([A-Za-z])|\x1b[()][A-Za-z0-9]|\x1b.")
 MENU_LOOKBACK = 20
+BOX_LOOKBACK = 60  # rows a drafted text may span above or below the cursor
 _HIDDEN_STYLES = {2, 7}  # dim, reverse video
 
 
@@ -66,29 +72,60 @@ def parse_capture(styled: str, cursor_x: int, cursor_y: int, dead: bool = False,
     return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip())
 
 
-def input_region(screen: Screen, lookback: int = 20) -> str:
-    """The input line as typed, wrapped rows joined: from the prompt's row down to the cursor's."""
-    rows = list(screen.lines[max(0, screen.cursor_y - lookback):screen.cursor_y]) + [screen.input_line]
-    for start in range(len(rows) - 1, -1, -1):
-        if _PROMPT.match(rows[start]):
-            return "".join(rows[start:])
-    return screen.input_line
+def input_box(screen: Screen) -> tuple[int, int] | None:
+    """(first, last) row of the input box the cursor is in; None when no prompt is recognised."""
+    lines, y = screen.lines, screen.cursor_y
+    if not 0 <= y < len(lines):
+        return None
+    top = y if _PROMPT.match(screen.input_line) else None
+    if top is None:  # the cursor on a later row of a drawn box: its prompt sits right under the top rule
+        for row in range(y - 1, max(-1, y - BOX_LOOKBACK), -1):
+            if _RULE.match(lines[row]):
+                break
+            if _PROMPT.match(lines[row]):
+                top = row if row > 0 and _RULE.match(lines[row - 1]) else None
+                break
+        if top is None:
+            return None
+    if top == 0 or not _RULE.match(lines[top - 1]):
+        return top, y
+    below = next((row for row in range(y + 1, min(len(lines), y + BOX_LOOKBACK)) if _RULE.match(lines[row])), None)
+    return top, (below - 1 if below is not None else y)
+
+
+def _box_rows(screen: Screen, box: tuple[int, int]) -> list[str]:
+    """The box's rows as typed: the cursor's row without its placeholder or drawn cursor."""
+    return [screen.input_line if row == screen.cursor_y else screen.lines[row] for row in range(box[0], box[1] + 1)]
+
+
+def input_region(screen: Screen) -> str:
+    """The input box's text with wrapped rows joined (so a marker split by a wrap is found)."""
+    box = input_box(screen)
+    if box is None:
+        return screen.input_line
+    return "".join(row.strip() for row in _box_rows(screen, box))
 
 
 def pending_input(screen: Screen) -> str | None:
-    """Text waiting in the input line after the prompt; None when no prompt is recognised."""
-    match = _PROMPT.match(screen.input_line)
-    if match is None:
+    """Text waiting in the input box after the prompt (rows joined by newlines); None when no prompt
+    is recognised."""
+    box = input_box(screen)
+    if box is None:
         return None
-    return _BOX_EDGE.sub("", match.group("rest")).strip()
+    first, *rest = _box_rows(screen, box)
+    texts = [_PROMPT.match(first).group("rest"), *rest]
+    return "\n".join(t for t in (_BOX_EDGE.sub("", text).strip() for text in texts) if t)
 
 
 def menu_open(screen: Screen) -> bool:
-    """A choice (permission prompt, trust dialog, usage-limit options) is waiting for a key."""
-    recent = screen.lines[-MENU_LOOKBACK:]
-    return any(_MENU_ITEM.match(line) or _MENU_FOOTER.search(line) for line in recent)
+    """A choice (permission prompt, trust dialog, usage-limit options) is waiting for a key.
 
-
+    Only rows from the input box down count (a numbered line above the box is conversation);
+    with no box, the rows around the cursor and the bottom of the screen."""
+    box = input_box(screen)
+    lines = screen.lines
+    start = box[0] if box is not None else max(0, min(screen.cursor_y, len(lines)) - MENU_LOOKBACK)
+    return any(_MENU_ITEM.match(line) or _MENU_FOOTER.search(line) for line in lines[start:])
 def input_ready(screen: Screen) -> bool:
     return not screen.dead and not menu_open(screen) and pending_input(screen) == ""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from reconciler.observe.screen import input_ready, menu_open, parse_capture, pending_input, plain, submitted
+from reconciler.observe.screen import input_ready, input_region, menu_open, parse_capture, pending_input, plain, submitted
 
 RULE = "─" * 80
 
@@ -95,3 +97,47 @@ def test_dead_pane_is_never_submitted_or_ready():
 def test_plain_removes_styles_and_optionally_hidden_text(styled, visible, typed):
     assert plain(styled) == visible
     assert plain(styled, drop_hidden=True) == typed
+
+
+SCREENS = Path(__file__).parent / "screens"
+
+
+def captured(name: str):
+    """A real capture (tests/unit/screens/NAME.txt: `cursor X Y`, then `capture-pane -p -e`)."""
+    head, _, body = (SCREENS / f"{name}.txt").read_text().partition("\n")
+    _, x, y = head.split()
+    return parse_capture(body, int(x), int(y))
+
+
+@pytest.mark.parametrize(
+    "name, ready, pending, menu",
+    [
+        ("claude_echo_numbered_prompt", True, "", False),  # `❯ 1. Commit ...` is an echoed prompt, not a menu
+        ("claude_two_line_draft", False, "DRAFT-line-one\nDRAFT-line-two", False),
+        ("claude_two_line_draft_cursor_up", False, "DRAFT-line-one\nDRAFT-line-two", False),
+        ("claude_after_clear", False, "DRAFT-line-two", False),  # the cursor's row is empty, the next is not
+        ("claude_wrapped_draft", False, "y" * 196 + "\n" + "y" * 196 + "\n" + "y" * 58 + "\nDRAFT-line-two", False),
+        ("claude_collapsed_with_marker", False, "[Pasted text #1 +4 lines] [orch:abc123]\nDRAFT-line-two", False),
+    ],
+)
+def test_real_claude_input_box(name, ready, pending, menu):
+    seen = captured(name)
+    assert input_ready(seen) is ready
+    assert pending_input(seen) == pending
+    assert menu_open(seen) is menu
+
+
+def test_the_input_region_holds_the_marker_of_a_collapsed_paste():
+    assert "[orch:abc123]" in input_region(captured("claude_collapsed_with_marker"))
+    assert "[orch:abc123]" not in input_region(captured("claude_echo_numbered_prompt"))
+
+
+def test_an_old_toy_menu_above_a_fresh_prompt_is_not_open():
+    seen = screen(["> /menu", "Do you want to proceed?", "❯ 1. Yes", "  2. No", "(chose 1)", "> "] + [""] * 20,
+                  cursor_y=5)
+    assert not menu_open(seen) and input_ready(seen)
+
+
+def test_a_toy_menu_at_the_top_of_a_tall_pane_is_open():
+    seen = screen(["> /menu", "Do you want to proceed?", "❯ 1. Yes", "  2. No", ""] + [""] * 40, cursor_y=4)
+    assert menu_open(seen)
