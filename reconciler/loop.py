@@ -41,6 +41,7 @@ class Context:
     lock_timeout: float = 60.0
     progress: Progress = lambda message: None
     notices: list[str] = field(default_factory=list)
+    screens_seen: dict[str, str] = field(default_factory=dict)  # pane id -> digest of its last screen judged for credit
     _store: Store | None = None
 
     @property
@@ -439,11 +440,12 @@ def _sync_schedules(store: Store, desired: DesiredProject) -> None:
 
 def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed: Observed, result: PassResult,
                    missed_before: float, lookahead: float) -> None:
-    from reconciler.execute.checkins import CheckinExecutor
+    from reconciler.execute.checkins import CheckinExecutor, observe_credit
     from reconciler.plan_checkins import next_wake, plan_checkins
     from reconciler.state import ledger
 
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
+    observe_credit(ctx.tmux, store, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
     now = time.time()
     actions = plan_checkins(desired, ledger.schedules(store, desired.name), ledger.open_firings(store, desired.name),
                             panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before)

@@ -19,9 +19,9 @@ BOTTOM_LINES = 12
 _RESET_PASSED = re.compile(r"Continuing shortly", re.I)
 
 
-def checkin_text(note: str, marker: str) -> str:
-    """The note verbatim, then a short marker that finds this firing on the screen again."""
-    return f"{note} [orch:{marker}]"
+def marker_tag(marker: str) -> str:
+    """What follows a check-in's note (after a space): it finds this firing on the screen again."""
+    return f"[orch:{marker}]"
 
 
 def new_output(lines: tuple[str, ...] | list[str]) -> tuple[list[str], str | None]:

@@ -1,13 +1,17 @@
 """A toy agent: a tiny terminal REPL that stands in for Claude Code in the quickstart and tests.
 
 It behaves like the real thing where orch cares: it turns on bracketed paste, keeps a pasted
-multi-line text in its input line until Enter, shows long pastes as `[Pasted text #N +K lines]`,
-answers each submission, and appends every submission to a log (one JSON object a line) so
-tests can count exactly what was delivered. A few slash commands fake the hard cases:
+multi-line text in its input line until Enter, shows each long paste as `[Pasted text #N +K lines]`
+(what follows it, typed or pasted, shows after it), answers each submission, and appends every
+submission to a log (one JSON object a line) so tests can count exactly what was delivered.
+A few slash commands fake the hard cases:
 
-  /limit TEXT   print TEXT as a usage-limit notice (e.g. "You've hit your limit · resets 5pm")
-  /menu         show a numbered menu that blocks input until 1 or 2 is pressed
-  /exit N       exit with status N
+  /limit TEXT         print TEXT as a usage-limit notice (e.g. "You've hit your limit · resets 5pm")
+  /menu               show a numbered menu that blocks input until 1 or 2 is pressed (or Enter: 1)
+  /menu-on-paste WORD the next paste holding WORD opens that menu (a permission prompt popping up
+                      while text waits in the input line; the text stays there)
+  /deaf N             ignore the next N Enter presses (an agent not taking input yet)
+  /exit N             exit with status N
 
 Run: python -m reconciler.toyagent [--name NAME] [--log FILE] [--startup-delay SECONDS]
 """
@@ -31,18 +35,26 @@ class ToyAgent:
     def __init__(self, name: str, log_path: str | None):
         self.name = name
         self.log_path = log_path
-        self.buffer = ""
+        self.segments: list[list[str]] = []  # [text, shown] per paste or typed run; shown "" = as typed
         self.pastes = 0
-        self.placeholder: str | None = None
         self.menu_open = False
+        self.menu_trigger: str | None = None
+        self.deaf = 0
+
+    @property
+    def buffer(self) -> str:
+        return "".join(text for text, _ in self.segments)
 
     def out(self, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
     def redraw(self) -> None:
-        shown = self.placeholder if self.placeholder is not None else self.buffer
-        self.out("\r\x1b[K" + PROMPT + shown)
+        self.out("\r\x1b[K" + PROMPT + "".join(shown or text for text, shown in self.segments))
+
+    def open_menu(self) -> None:
+        self.menu_open = True
+        self.out("\r\nDo you want to proceed?\r\n❯ 1. Yes\r\n  2. No\r\n")
 
     def log(self, text: str) -> None:
         if not self.log_path:
@@ -53,34 +65,48 @@ class ToyAgent:
 
     def pasted(self, text: str) -> None:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        self.buffer += text
-        if "\n" in self.buffer or len(self.buffer) > 200:
+        if self.menu_open:
+            return  # like Claude Code: a paste into a menu is ignored
+        shown = ""
+        if "\n" in text or len(text) > 200:
             self.pastes += 1
-            self.placeholder = f"[Pasted text #{self.pastes} +{self.buffer.count(chr(10)) + 1} lines]"
+            shown = f"[Pasted text #{self.pastes} +{text.count(chr(10)) + 1} lines]"
+        self.segments.append([text, shown])
         self.redraw()
+        if self.menu_trigger and self.menu_trigger in text:
+            self.menu_trigger = None
+            self.open_menu()
 
     def typed(self, char: str) -> None:
         if self.menu_open:
-            if char in "12":
+            if char in "12\r\n":
                 self.menu_open = False
-                self.out(f"\r\n(chose {char})\r\n")
+                self.out(f"\r\n(chose {'1' if char in chr(13) + chr(10) else char})\r\n")
                 self.redraw()
             return
         if char in ("\n", "\r"):
-            self.submit()
+            if self.deaf:
+                self.deaf -= 1
+            else:
+                self.submit()
         elif char in ("\x7f", "\b"):
-            self.buffer = self.buffer[:-1]
-            self.placeholder = None
+            if self.segments:
+                last = self.segments[-1]
+                last[0] = "" if last[1] else last[0][:-1]  # a placeholder goes as a whole
+                if not last[0]:
+                    self.segments.pop()
             self.redraw()
-        elif char == "\x04" and not self.buffer:
+        elif char == "\x04" and not self.segments:
             raise EOFError
         elif char.isprintable():
-            self.buffer += char
-            if self.placeholder is None:
-                self.out(char)
+            if self.segments and not self.segments[-1][1]:
+                self.segments[-1][0] += char
+            else:
+                self.segments.append([char, ""])
+            self.out(char)
 
     def submit(self) -> None:
-        text, self.buffer, self.placeholder = self.buffer, "", None
+        text, self.segments = self.buffer, []
         self.out("\r\n")
         if not text.strip():
             self.redraw()
@@ -90,10 +116,13 @@ class ToyAgent:
             raise SystemExit(int(text.split()[1]) if len(text.split()) > 1 else 0)
         if text.startswith("/limit"):
             self.out(text[len("/limit"):].strip() + "\r\n")
+        elif text.startswith("/menu-on-paste"):
+            self.menu_trigger = text[len("/menu-on-paste"):].strip() or None
         elif text.startswith("/menu"):
-            self.menu_open = True
-            self.out("Do you want to proceed?\r\n❯ 1. Yes\r\n  2. No\r\n")
+            self.open_menu()
             return
+        elif text.startswith("/deaf"):
+            self.deaf = int(text.split()[1]) if len(text.split()) > 1 else 1
         else:
             first = text.splitlines()[0]
             more = f" (+{len(text.splitlines()) - 1} lines)" if "\n" in text else ""

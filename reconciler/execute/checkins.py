@@ -7,6 +7,8 @@ per-agent delivery lock keeps two texts for one agent apart.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,10 +16,10 @@ from pathlib import Path
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.observe.screen import input_region
 from reconciler.execute.tmux import Outcome, delivery_lock
-from reconciler.model import Action, DesiredProject
-from reconciler.model_checkins import FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
+from reconciler.model import Action, DesiredProject, ObservedPane
+from reconciler.model_checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
 from reconciler.plan_checkins import effective_hold, next_due_after
-from reconciler.plan_credit import checkin_text, judge_credit, new_output
+from reconciler.plan_credit import judge_credit, marker_tag, new_output
 from reconciler.state import ledger
 from reconciler.state.store import Store
 from reconciler.timefmt import iso, local_zone_name
@@ -25,7 +27,7 @@ from reconciler.tmux import Tmux
 
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
-SCROLLBACK_LINES = 3000
+RECOVERY_LOCK_S = 2.0  # a recovery that finds the agent's delivery lock busy looks again next pass
 
 
 def retry_delay(failures: int) -> float:
@@ -41,17 +43,59 @@ def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns:
         active = effective_hold(agent, holds, shared, now)
         if active is not None:
             return f"out of credit until {iso(active.until)}"
-        region, marker = new_output(screen.lines)
-        typed_at = ledger.marker_typed_at(store, project, marker) if marker else None
-        hold = judge_credit(project, agent, region, holds.get(agent), typed_at, patterns, now, local_zone_name())
-        if hold is None:
-            return None
+        hold = record_new_notice(store, project, agent, screen.lines, holds.get(agent), patterns, now)
+        return f"out of credit until {iso(hold.until)}" if hold is not None else None
+
+    return guard
+
+
+def record_new_notice(store: Store, project: str, agent: str, lines, stored: CreditHold | None,
+                      patterns: tuple[str, ...], now: float) -> CreditHold | None:
+    """A new out-of-credit notice in the agent's new output, recorded as a hold (with its event)."""
+    region, marker = new_output(lines)
+    typed_at = ledger.marker_typed_at(store, project, marker) if marker else None
+    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone_name())
+    if hold is not None:
         ledger.put_credit_hold(store, hold)
         store.record_event("credit.exhausted", f"{agent} is out of credit until {iso(hold.until)}",
                            project=project, agent=agent, notice=hold.notice, attempt=hold.attempt)
-        return f"out of credit until {iso(hold.until)}"
+    return hold
 
-    return guard
+
+def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dict[str, ObservedPane],
+                   seen: dict[str, str]) -> list[CreditHold]:
+    """Every pass: does a live agent's screen show a new out-of-credit notice? (`orch status` tells.)
+
+    One tmux process captures every live agent's screen; a screen whose text is the same as
+    at the last look (`seen`: pane id -> digest, kept by the caller between passes) is not
+    judged again: the same text gives the same answer.
+    """
+    live = {agent: pane for agent, pane in panes.items() if not pane.dead and desired.agent(agent) is not None}
+    if not live:
+        return []
+    separator = "orch-screen-" + secrets.token_hex(8)
+    commands = []
+    for pane in live.values():
+        commands += [["display-message", "-p", "-t", pane.pane_id, f"{separator} {pane.pane_id}"],
+                     ["capture-pane", "-p", "-t", pane.pane_id]]
+    captured = tmux.run(*commands, check=False).stdout  # a pane gone meanwhile ends the chain: seen next pass
+    screens = {}
+    for chunk in captured.split(separator + " ")[1:]:
+        pane_id, _, text = chunk.partition("\n")
+        screens[pane_id] = text
+    holds, now, found = None, time.time(), []
+    for agent, pane in live.items():
+        text = screens.get(pane.pane_id)
+        digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest() if text is not None else None
+        if digest is None or seen.get(pane.pane_id) == digest:
+            continue
+        holds = holds if holds is not None else ledger.credit_holds(store, desired.name)
+        hold = record_new_notice(store, desired.name, agent, text.split("\n"), holds.get(agent),
+                                 desired.credit_patterns, now)
+        seen[pane.pane_id] = digest
+        if hold is not None:
+            found.append(hold)
+    return found
 
 
 class CheckinExecutor:
@@ -90,7 +134,7 @@ class CheckinExecutor:
         if firing is None:
             return Outcome(action, True, "already delivered")
         time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
-        result = deliver(self.tmux, action.pane.pane_id, checkin_text(schedule.note, firing.marker),
+        result = deliver(self.tmux, action.pane.pane_id, schedule.note, tag=marker_tag(firing.marker),
                          lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
                          ready_timeout=10.0, guard=credit_guard(self.store, self.desired.name, schedule.agent,
                                                        self.desired.credit_shared, self.desired.credit_patterns))
@@ -133,12 +177,26 @@ class CheckinExecutor:
     # -- recovery after a crash ----------------------------------------------------------------
 
     def _recover(self, action: RecoverFiring) -> Outcome:
-        """Was the interrupted firing typed? Its marker on the pane says so; never type it twice."""
+        """Was the interrupted firing typed? Its marker on the pane says so; never type it twice.
+
+        Under the agent's delivery lock, as every delivery: an `orch send` typing meanwhile would
+        otherwise get its text submitted by our Enter, or ours merged into its."""
+        from filelock import FileLock, Timeout
+
+        firing = action.firing
+        try:
+            with FileLock(delivery_lock(self.home, firing.project, firing.agent), timeout=RECOVERY_LOCK_S,
+                          mode=0o600):
+                return self._recover_locked(action)
+        except Timeout:
+            return Outcome(action, False, "another delivery to this agent holds its lock: looked at next pass")
+
+    def _recover_locked(self, action: RecoverFiring) -> Outcome:
         firing = action.firing
         pane_id = action.pane.pane_id if action.pane is not None else firing.pane_id
-        history = self.tmux.run(["capture-pane", "-p", "-J", "-S", f"-{SCROLLBACK_LINES}", "-t", pane_id or ""],
-                                check=False)
-        tag = f"[orch:{firing.marker}]"
+        # The whole history: as deep as the pane's history-limit, and no deeper.
+        history = self.tmux.run(["capture-pane", "-p", "-J", "-S", "-", "-t", pane_id or ""], check=False)
+        tag = marker_tag(firing.marker)
         schedule = next((s for s in ledger.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
         if history.returncode == 0 and tag in history.stdout:
             screen = snapshot(self.tmux, pane_id) if pane_id else None

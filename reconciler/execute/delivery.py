@@ -1,11 +1,14 @@
 """Deliver a text into an agent's input box so that it is submitted exactly once.
 
 The text goes in as a bracketed paste (load-buffer + paste-buffer -p: multi-line safe,
-nothing interpreted as keys); after a short settle a separate Enter; then the screen must
-show that the text left the input line, and Enter is retried a bounded number of times.
-Before pasting we wait while the pane is in copy mode (left with `cancel`, never Escape),
-while a menu or dialog is open, and while someone else's text sits in the input line.
-One delivery at a time per agent, across processes, through a lock under ORCH_HOME.
+nothing interpreted as keys), a check-in's marker as a second one (an agent that collapses a
+long paste into `[Pasted text #N]` still shows it); after a short settle a separate Enter;
+then the screen must show that the text left the input box, and Enter is retried a bounded
+number of times. Before pasting we wait while the pane is in copy mode (left with `cancel`,
+never Escape), while a menu or dialog is open, and while someone else's text sits in the
+input box. Before every Enter the screen is looked at again: a menu that opened meanwhile
+stops the delivery (an Enter would pick its highlighted option). One delivery at a time per
+agent, across processes, through a lock under ORCH_HOME.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from reconciler.observe.screen import Screen, input_ready, menu_open, parse_capture, pending_input, submitted
+from reconciler.observe.screen import (
+    Screen, input_ready, input_region, menu_open, parse_capture, pending_input, submitted,
+)
 from reconciler.tmux import Tmux
 
 POLL_S = 0.03
@@ -24,6 +29,7 @@ SETTLE_S = 0.05  # after the paste shows on screen; Claude Code 2.1 accepted Ent
 VERIFY_S = 1.5
 ENTER_ATTEMPTS = 3
 STABLE_S = 5.0  # an unrecognised screen that stays still this long is taken as ready (agents without a known prompt)
+MENU_OPENED = "a menu or dialog opened in the agent during the delivery: nothing more was typed"
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,12 @@ def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen |
         time.sleep(POLL_S)
 
 
-def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, ready_timeout: float = 15.0,
+def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, tag: str = "", ready_timeout: float = 15.0,
             lock_timeout: float = 120.0, guard: Guard | None = None) -> Delivery:
-    """Paste `text` into the pane, press Enter, and confirm from the screen that it was submitted.
+    """Paste `text` (then ` tag`), press Enter, and confirm from the screen that it was submitted.
 
+    `tag` marks a check-in (`[orch:xxxxxx]`); when it already sits in the input box (an earlier
+    attempt that was typed but not submitted) only Enter is pressed, never a second paste.
     `guard(screen)` runs on the ready screen just before typing; a reason it returns holds
     the delivery back (nothing is typed).
     """
@@ -94,12 +102,17 @@ def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, ready_timeo
 
     try:
         with FileLock(lock_file, timeout=lock_timeout, mode=0o600):
-            return _deliver_locked(tmux, pane_id, text, ready_timeout, guard)
+            if tag:
+                leftover = snapshot(tmux, pane_id)
+                if leftover is not None and not leftover.dead and tag in input_region(leftover):
+                    return press_enter_until_submitted(tmux, pane_id, leftover)
+            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard)
     except Timeout:
         return Delivery(False, f"another delivery to this agent held {lock_file} for {lock_timeout:.0f}s")
 
 
-def _deliver_locked(tmux: Tmux, pane_id: str, text: str, ready_timeout: float, guard: Guard | None) -> Delivery:
+def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout: float,
+                    guard: Guard | None) -> Delivery:
     before, why = wait_until_ready(tmux, pane_id, ready_timeout)
     if before is None:
         return Delivery(False, why)
@@ -107,26 +120,46 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, ready_timeout: float, g
     if held:
         return Delivery(False, held, held=True)
     typed_at = time.time()
+    after = before
+    for index, part in enumerate((text, f" {tag}") if tag else (text,)):
+        failed = _paste(tmux, pane_id, part)
+        if failed:
+            return Delivery(False, failed, typed_at=typed_at if index else None)
+        after = _wait_for_change(tmux, pane_id, after)
+        if after is None:
+            return Delivery(False, "the agent's pane went away during the paste", typed_at=typed_at)
+        if menu_open(after):
+            return Delivery(False, MENU_OPENED, typed_at=typed_at)
+    time.sleep(SETTLE_S)
+    result = press_enter_until_submitted(tmux, pane_id, after)
+    return Delivery(result.ok, result.reason, result.enters, typed_at=typed_at)
+
+
+def _paste(tmux: Tmux, pane_id: str, text: str) -> str | None:
+    """One bracketed paste through a buffer of our own; what went wrong, or None."""
     buffer = "orch-" + secrets.token_hex(6)
     pasted = tmux.run(
         ["load-buffer", "-b", buffer, "-"],
         ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id],
         input=text, check=False,
     )
-    if pasted.returncode != 0:
-        tmux.run(["delete-buffer", "-b", buffer], check=False)
-        return Delivery(False, f"tmux could not paste: {pasted.stderr.strip()}")
-    after = _wait_for_change(tmux, pane_id, before)
-    if after is None:
-        return Delivery(False, "the agent's pane went away during the paste")
-    time.sleep(SETTLE_S)
-    result = press_enter_until_submitted(tmux, pane_id, after)
-    return Delivery(result.ok, result.reason, result.enters, typed_at=typed_at)
+    if pasted.returncode == 0:
+        return None
+    tmux.run(["delete-buffer", "-b", buffer], check=False)
+    return f"tmux could not paste: {pasted.stderr.strip()}"
 
 
 def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen) -> Delivery:
-    """Enter, then watch the screen; again (a bounded number of times) while the text stays put."""
+    """Enter, then watch the screen; again (a bounded number of times) while the text stays put.
+
+    Before each Enter the screen is read again: a menu or dialog that opened meanwhile would
+    take the Enter as its answer, so the delivery stops there and types nothing more."""
     for enter in range(1, ENTER_ATTEMPTS + 1):
+        now = _screen_for_enter(tmux, pane_id)
+        if now is None or now.dead:
+            return Delivery(False, "the agent exited during delivery", enter - 1)
+        if menu_open(now):
+            return Delivery(False, MENU_OPENED, enter - 1)
         tmux.run(["send-keys", "-t", pane_id, "Enter"], check=False)
         deadline = time.monotonic() + VERIFY_S
         while time.monotonic() < deadline:
@@ -137,6 +170,15 @@ def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen) -
                 return Delivery(True, "submitted", enter)
             time.sleep(POLL_S)
     return Delivery(False, f"the text stayed in the input line after {ENTER_ATTEMPTS} Enter presses", ENTER_ATTEMPTS)
+
+
+def _screen_for_enter(tmux: Tmux, pane_id: str) -> Screen | None:
+    """The screen an Enter would go to, out of copy mode (where Enter would copy, not submit)."""
+    screen = snapshot(tmux, pane_id)
+    if screen is not None and screen.in_mode:
+        tmux.run(["send-keys", "-X", "-t", pane_id, "cancel"], check=False)
+        screen = snapshot(tmux, pane_id)
+    return screen
 
 
 def _wait_for_change(tmux: Tmux, pane_id: str, before: Screen, timeout: float = 2.0) -> Screen | None:

@@ -113,14 +113,17 @@ def open_firings(store: Store, project: str) -> list[Firing]:
 
 
 def begin_firing(store: Store, schedule: Schedule, due: float, missed: bool, pane_id: str) -> Firing | None:
-    """Record `typing` for (schedule, due) with a fresh marker; None if it was already submitted."""
-    marker = secrets.token_hex(3)
+    """Record `typing` for (schedule, due); None if it was already submitted.
+
+    A retry keeps the marker of the failed attempt, so it can find its own text still waiting
+    in the agent's input box (and press Enter instead of pasting a second copy)."""
     now = time.time()
     with store.transaction():
         row = store.conn.execute("SELECT * FROM firings WHERE schedule_id = ? AND due = ?",
                                  (schedule.id, due)).fetchone()
         if row is not None and row["state"] in ("submitted", "skipped", "typing"):
             return None
+        marker = row["marker"] if row is not None and row["marker"] else secrets.token_hex(3)
         if row is None:
             store.conn.execute(
                 "INSERT INTO firings (schedule_id, project, agent, due, state, marker, missed, created_at,"

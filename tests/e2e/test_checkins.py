@@ -353,3 +353,90 @@ def test_status_watch_prints_one_document_per_refresh(tmp_path, orch, tmux_socke
         proc.terminate()
         proc.wait(timeout=10)
     assert all(d["projects"][0]["agents"][0]["name"] == "dev" for d in documents)
+
+
+def _reset_in_two_hours() -> tuple[str, str]:
+    """A reset two hours ahead as Claude Code prints it (UTC), and its minute in ISO form."""
+    moment = time.gmtime(time.time() + 7200)
+    hour = moment.tm_hour % 12 or 12
+    return f"{hour}:{moment.tm_min:02d}{'pm' if moment.tm_hour >= 12 else 'am'} (UTC)", \
+        time.strftime("%H:%M:00", moment)
+
+
+def _exhausted_events(orch) -> list[dict]:
+    return [e for e in (json.loads(line) for line in orch("events", "-o", "json").stdout.splitlines())
+            if e["kind"] == "credit.exhausted"]
+
+
+def test_every_reconcile_pass_notices_a_new_limit_notice(tmp_path, orch, tmux_socket):
+    """No check-in is due: the pass itself reads the screen, so `orch status` tells the truth."""
+    manifest = checkin_agents(tmp_path, every="1h", names=("dev", "qa"))
+    assert orch("apply", str(manifest)).returncode == 0
+    reset, minute = _reset_in_two_hours()
+    assert orch("send", "demo/dev", f"/limit You've hit your 5-hour limit · resets {reset}").returncode == 0
+    assert orch("send", "demo/qa", "/limit You've used 97% of your session limit").returncode == 0
+    assert orch("reconcile", str(manifest)).returncode == 0
+    agents = {a["name"]: a for a in orch.json("status")["projects"][0]["agents"]}
+    assert agents["dev"]["credit"]["exhausted"] is True
+    assert minute in agents["dev"]["credit"]["until"]
+    assert agents["qa"]["credit"] == {"exhausted": False, "until": None}  # a warning is not a hit
+    assert orch("reconcile", str(manifest)).returncode == 0
+    assert orch("credit", "clear", "demo/dev").returncode == 0
+    assert orch("reconcile", str(manifest)).returncode == 0  # the same notice is never read again
+    assert orch.json("status")["projects"][0]["agents"][0]["credit"]["exhausted"] is False
+    assert len(_exhausted_events(orch)) == 1
+
+
+def test_a_watcher_pass_notices_a_new_limit_notice(tmp_path, orch, tmux_socket, watchers):
+    manifest = checkin_agents(tmp_path, every="1h", names=("dev",))
+    assert orch("apply", str(manifest)).returncode == 0
+    watchers(str(manifest), "--interval", "1")
+    reset, _ = _reset_in_two_hours()
+    assert orch("send", "demo/dev", f"/limit You've hit your limit · resets {reset}").returncode == 0
+    wait_until(lambda: orch.json("status")["projects"][0]["agents"][0]["credit"]["exhausted"], timeout=15,
+               what="the hold, noticed by a watcher pass")
+    assert len(_exhausted_events(orch)) == 1
+
+
+def test_a_retry_submits_its_own_text_left_in_the_input_line_never_a_second_copy(tmp_path, orch, tmux_socket,
+                                                                                 orch_home):
+    """Enter was not taken (3 times): the retry finds its marker in the input line and presses Enter.
+
+    The note has several lines, so the agent shows it as `[Pasted text #N +K lines]`: the marker
+    must stay visible after it."""
+    manifest = checkin_agents(tmp_path, every="30m", names=("dev",), note="line one\\nline two\\nline three")
+    assert orch("apply", str(manifest)).returncode == 0
+    assert orch("send", "demo/dev", "/deaf 3").returncode == 0
+    with db(orch_home) as conn:
+        conn.execute("UPDATE schedules SET next_due = ?", (time.time() - 1,))
+    orch("reconcile", str(manifest))
+    first = db(orch_home).execute("SELECT state, reason, marker FROM firings").fetchone()
+    assert first["state"] == "failed" and "Enter presses" in first["reason"]
+    with db(orch_home) as conn:
+        conn.execute("UPDATE schedules SET retry_after = ?", (time.time() - 1,))
+    assert orch("reconcile", str(manifest)).returncode == 0
+    assert notes(tmp_path / "logs" / "dev.log") == ["line one\nline two\nline three (dev)"]
+    row = db(orch_home).execute("SELECT state, marker FROM firings").fetchone()
+    assert row["state"] == "submitted" and row["marker"] == first["marker"]
+
+
+def test_recovery_takes_the_agents_delivery_lock(tmp_path, orch, tmux_socket, orch_home):
+    """While another delivery holds the agent's lock, recovery presses no Enter (it looks again next pass)."""
+    from filelock import FileLock
+
+    manifest = checkin_agents(tmp_path, every="30m", names=("dev",))
+    assert orch("apply", str(manifest)).returncode == 0
+    schedule_id, _ = _schedule_id(orch_home)
+    pane = tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_id}").split()[0]
+    tmux(tmux_socket, "send-keys", "-t", pane, "-l", "Status check: commit and report (dev) [orch:0ab0cd]")
+    due = time.time() - 1
+    with db(orch_home) as conn:
+        conn.execute("UPDATE schedules SET next_due = ?", (due,))
+        conn.execute("INSERT INTO firings (schedule_id, project, agent, due, state, marker, created_at, typed_at)"
+                     " VALUES (?, 'demo', 'dev', ?, 'typing', '0ab0cd', ?, ?)", (schedule_id, due, due, due))
+    with FileLock(orch_home / "locks" / "deliver-demo--dev.lock"):
+        orch("reconcile", str(manifest))
+        assert notes(tmp_path / "logs" / "dev.log") == []
+        assert db(orch_home).execute("SELECT state FROM firings").fetchone()[0] == "typing"
+    assert orch("reconcile", str(manifest)).returncode == 0
+    assert notes(tmp_path / "logs" / "dev.log") == ["Status check: commit and report (dev)"]

@@ -121,3 +121,23 @@ def test_unknown_agent_is_a_clear_error(toy, orch):
 def test_bad_address_is_rejected_before_tmux(orch):
     result = orch("send", "demo/../etc", "hello")
     assert result.returncode == 1 and "not a valid agent name" in result.stderr
+
+
+def test_a_menu_that_opens_after_the_paste_gets_no_enter(toy, orch, tmux_socket):
+    """A permission prompt popping up between the readiness check and the Enter is never confirmed."""
+    logs, pane = toy
+    assert orch("send", "demo/dev", "/menu-on-paste PERMISSION").returncode == 0
+    result = orch("send", "demo/dev", "this asks for PERMISSION")
+    assert result.returncode == 1
+    assert "menu or dialog opened" in result.stderr and "nothing more was typed" in result.stderr
+    screen = tmux(tmux_socket, "capture-pane", "-p", "-t", pane)
+    assert "Do you want to proceed?" in screen and "(chose" not in screen
+    assert texts(logs / "dev.log") == ["/menu-on-paste PERMISSION"]
+
+
+def test_a_send_that_typed_nothing_says_so(toy, orch, tmux_socket):
+    logs, pane = toy
+    tmux(tmux_socket, "send-keys", "-t", pane, "-l", "a draft")
+    wait_until(lambda: "a draft" in tmux(tmux_socket, "capture-pane", "-p", "-t", pane))
+    result = orch("send", "demo/dev", "from orch", "--timeout", "0.5")
+    assert result.returncode == 1 and "nothing was typed" in result.stderr

@@ -7,7 +7,7 @@ import pytest
 from reconciler.model import DesiredProject
 from reconciler.model_checkins import CreditHold, FireCheckin, Firing, RecoverFiring, Schedule
 from reconciler.plan_checkins import effective_hold, next_due_after, next_wake, plan_checkins
-from reconciler.plan_credit import checkin_text, judge_credit, new_output
+from reconciler.plan_credit import judge_credit, marker_tag, new_output
 from tests.unit.test_plan import pane
 
 NOW = 1_800_000_000.0
@@ -132,7 +132,7 @@ NOTICE = "⎿  Claude AI usage limit reached|1800000600"
 
 
 def test_new_output_is_what_follows_the_last_marker():
-    lines = ["old stuff", f"> {checkin_text('x', 'aaaaaa')}", "reply", f"> {checkin_text('y', 'bbbbbb')}",
+    lines = ["old stuff", f"> x {marker_tag('aaaaaa')}", "reply", f"> y {marker_tag('bbbbbb')}",
              "fresh line"]
     region, marker = new_output(lines)
     assert (region, marker) == (["fresh line"], "bbbbbb")
