@@ -6,8 +6,9 @@ The input box is the prompt row the cursor is on; or, where the agent draws its 
 rule lines (Claude Code), every row from the prompt under the top rule down to the bottom
 rule, so a draft of several lines counts whichever row the cursor is on. Dim or
 reverse-video text on the cursor's row is a placeholder or a drawn cursor (Claude Code's
-`Try "..."`), not something a person typed, so it is left out. A menu is a menu only where
-no input box is shown above it: Claude Code echoes a submitted `1. Commit` as `❯ 1. Commit`.
+`Try "..."`), not something a person typed, so it is left out. A menu is a menu only below
+the input box, or where none is shown: Claude Code echoes a submitted `1. Commit` as
+`❯ 1. Commit` above its box, and a typed `2. Push` sits in it.
 """
 
 from __future__ import annotations
@@ -120,12 +121,23 @@ def pending_input(screen: Screen) -> str | None:
 def menu_open(screen: Screen) -> bool:
     """A choice (permission prompt, trust dialog, usage-limit options) is waiting for a key.
 
-    Only rows from the input box down count (a numbered line above the box is conversation);
-    with no box, the rows around the cursor and the bottom of the screen."""
-    box = input_box(screen)
+    With an input box shown, only rows under it count (a numbered line above it is conversation,
+    one inside it is typed text), and its own row only when indented as a menu's pointer is
+    (input prompts sit at the left edge). With no box: the rows around the cursor and the bottom
+    of the screen."""
     lines = screen.lines
-    start = box[0] if box is not None else max(0, min(screen.cursor_y, len(lines)) - MENU_LOOKBACK)
-    return any(_MENU_ITEM.match(line) or _MENU_FOOTER.search(line) for line in lines[start:])
+    box = input_box(screen)
+    if box is None:
+        start = max(0, min(screen.cursor_y, len(lines)) - MENU_LOOKBACK)
+        return any(_is_menu_line(line) for line in lines[start:])
+    pointer = lines[box[0]]
+    return (pointer[:1].isspace() and _is_menu_line(pointer)) or any(_is_menu_line(line) for line in lines[box[1] + 1:])
+
+
+def _is_menu_line(line: str) -> bool:
+    return bool(_MENU_ITEM.match(line) or _MENU_FOOTER.search(line))
+
+
 def input_ready(screen: Screen) -> bool:
     return not screen.dead and not menu_open(screen) and pending_input(screen) == ""
 

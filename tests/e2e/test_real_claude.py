@@ -139,3 +139,79 @@ def test_out_of_credit_claude_gets_nothing_until_the_reset_then_one_checkin(tmp_
         finally:
             watcher.terminate()
             watcher.wait(timeout=30)
+
+
+def _pane(tmux_socket) -> str:
+    return tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_id}").split()[0]
+
+
+def _screen(tmux_socket) -> str:
+    return tmux(tmux_socket, "capture-pane", "-p", "-t", _pane(tmux_socket))
+
+
+def test_a_persons_multi_line_draft_is_never_typed_into(claude_project, orch, tmux_socket):
+    """A two-line draft pasted by a person (no Enter): the cursor's row has no `❯`, the box does."""
+    _, hook_log = claude_project
+    wait_until(lambda: len(prompts(hook_log)) == 1, timeout=15, what="the brief")
+    tmux(tmux_socket, "set-buffer", "-b", "draft", "DRAFT-line-one\nDRAFT-line-two")
+    tmux(tmux_socket, "paste-buffer", "-p", "-d", "-b", "draft", "-t", _pane(tmux_socket))
+    wait_until(lambda: "DRAFT-line-two" in _screen(tmux_socket), what="the draft")
+    result = orch("send", "real/dev", "TEXT", "--timeout", "7")  # longer than the 5 s "still screen" fallback
+    assert result.returncode == 1
+    assert "someone is typing" in result.stderr and "nothing was typed" in result.stderr
+    assert len(prompts(hook_log)) == 1
+    screen = _screen(tmux_socket)
+    assert "DRAFT-line-one" in screen and "DRAFT-line-twoTEXT" not in screen
+
+
+def test_an_echoed_numbered_prompt_is_not_a_menu(claude_project, orch, tmux_socket):
+    """Claude echoes `1. Commit ...` as `❯ 1. Commit ...`; in the bottom rows it must not block delivery."""
+    _, hook_log = claude_project
+    wait_until(lambda: len(prompts(hook_log)) == 1, timeout=15, what="the brief")
+    tmux(tmux_socket, "resize-window", "-t", _pane(tmux_socket), "-y", "24")
+    assert orch("send", "real/dev", "1. Commit your work").returncode == 0
+    wait_until(lambda: "ok: 1. Commit" in _screen(tmux_socket), what="the answer")
+    result = orch("send", "real/dev", "2. Push it", "--timeout", "8")
+    assert result.returncode == 0, result.stderr
+    wait_until(lambda: len(prompts(hook_log)) == 3, timeout=10, what="both prompts")
+
+
+def test_a_long_checkins_marker_stays_visible_in_claude(tmp_path, orch, tmux_socket, claude_binary, orch_home):
+    """Claude shows a paste of 4+ lines as `[Pasted text #N +K lines]`: the marker after it must show,
+    in the input box and in the transcript, so recovery can find the firing."""
+    import sqlite3
+    import time
+
+    note = "status?\\nwhat is done\\nwhat is next\\nwhat blocks you"
+    with StandinAPI() as api:
+        manifest, hook_log = claude_manifest(tmp_path, claude_binary, api.url,
+                                             f"      checkins:\n        - every: 30m\n          note: \"{note}\"\n")
+        assert orch("apply", str(manifest)).returncode == 0
+        with sqlite3.connect(orch_home / "state.db") as conn:
+            conn.execute("UPDATE schedules SET next_due = ?", (time.time() - 1,))
+        assert orch("reconcile", str(manifest)).returncode == 0
+        marker = sqlite3.connect(orch_home / "state.db").execute("SELECT marker FROM firings").fetchone()[0]
+        wait_until(lambda: prompts(hook_log), timeout=10, what="the check-in's hook record")
+        assert prompts(hook_log)[0].startswith("status?\nwhat is done\nwhat is next\nwhat blocks you")
+        assert prompts(hook_log)[0].endswith(f"[orch:{marker}]")
+        history = tmux(tmux_socket, "capture-pane", "-p", "-J", "-S", "-", "-t", _pane(tmux_socket))
+        assert f"[orch:{marker}]" in history
+
+
+def test_a_reconcile_pass_notices_claudes_limit_without_a_checkin_due(tmp_path, orch, tmux_socket, claude_binary,
+                                                                   monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    with StandinAPI() as api:
+        manifest, hook_log = claude_manifest(tmp_path, claude_binary, api.url, "")
+        assert orch("apply", str(manifest)).returncode == 0
+        reset = (int(time.time()) // 60 + 120) * 60
+        api.limit_until(reset)
+        assert orch("send", "real/dev", "hello").returncode == 0
+        wait_until(lambda: "hit your" in _screen(tmux_socket), timeout=15, what="Claude's limit screen")
+        assert orch.json("status")["projects"][0]["agents"][0]["credit"]["exhausted"] is False
+        assert orch("reconcile", str(manifest)).returncode == 0
+        credit = orch.json("status")["projects"][0]["agents"][0]["credit"]
+        assert credit["exhausted"] is True
+        assert credit["until"].startswith(time.strftime("%Y-%m-%dT%H:%M:00", time.gmtime(reset)))

@@ -32,6 +32,8 @@ CLAUDE_LIMITED_BOX = ["❯ hello", "  ⎿  You've hit your 5-hour limit · reset
 TOY_READY = ["toy agent dev ready; type or paste a message, Enter sends it", ">"]
 TOY_TYPING = ["toy agent dev ready", "> abc"]
 TOY_MENU = ["Do you want to proceed?", "❯ 1. Yes", "  2. No"]
+CLAUDE_TYPED_NUMBERED = [RULE, "❯\xa02. Push it", RULE, "  ⏵⏵ bypass permissions on (shift+tab to cycle)"]
+TOY_TYPED_NUMBERED = ["toy agent dev ready", "> 1. Commit your work"]
 
 
 @pytest.mark.parametrize(
@@ -48,9 +50,12 @@ TOY_MENU = ["Do you want to proceed?", "❯ 1. Yes", "  2. No"]
         (TOY_TYPING, 1, False, "abc", False),
         (TOY_MENU, 2, False, None, True),
         (["$ some shell"], 0, False, None, False),
+        (CLAUDE_TYPED_NUMBERED, 1, False, "2. Push it", False),  # typed text, not a menu
+        (TOY_TYPED_NUMBERED, 1, False, "1. Commit your work", False),
     ],
     ids=["claude-empty", "claude-placeholder", "claude-typed", "claude-pasted", "claude-trust-dialog",
-         "claude-limit-menu", "claude-limited-box", "toy-ready", "toy-typing", "toy-menu", "unknown"],
+         "claude-limit-menu", "claude-limited-box", "toy-ready", "toy-typing", "toy-menu", "unknown",
+         "claude-typed-numbered", "toy-typed-numbered"],
 )
 def test_screen_table(rows, cursor_y, ready, pending, menu):
     seen = screen(rows, cursor_y)
