@@ -156,7 +156,7 @@ def test_a_persons_multi_line_draft_is_never_typed_into(claude_project, orch, tm
     tmux(tmux_socket, "set-buffer", "-b", "draft", "DRAFT-line-one\nDRAFT-line-two")
     tmux(tmux_socket, "paste-buffer", "-p", "-d", "-b", "draft", "-t", _pane(tmux_socket))
     wait_until(lambda: "DRAFT-line-two" in _screen(tmux_socket), what="the draft")
-    result = orch("send", "real/dev", "TEXT", "--timeout", "7")  # longer than the 5 s "still screen" fallback
+    result = orch("send", "real/dev", "TEXT", "--timeout", "12")  # past the 5 s "still screen" fallback
     assert result.returncode == 1
     assert "someone is typing" in result.stderr and "nothing was typed" in result.stderr
     assert len(prompts(hook_log)) == 1
@@ -177,8 +177,9 @@ def test_an_echoed_numbered_prompt_is_not_a_menu(claude_project, orch, tmux_sock
 
 
 def test_a_long_checkins_marker_stays_visible_in_claude(tmp_path, orch, tmux_socket, claude_binary, orch_home):
-    """Claude shows a paste of 4+ lines as `[Pasted text #N +K lines]`: the marker after it must show,
-    in the input box and in the transcript, so recovery can find the firing."""
+    """Claude shows a paste of 4+ lines as `[Pasted text #N +K lines]`, so the marker goes in as a
+    second paste (the box then reads `[Pasted text #1 +3 lines] [orch:...]`, tests/unit/screens/):
+    the check-in still arrives once, note verbatim, marker last, and the transcript shows it."""
     import sqlite3
     import time
 
