@@ -383,7 +383,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     document = {"project": project, "agent": agent, "delivered": result.ok, "reason": result.reason,
                 "enters": result.enters}
     if not result.ok:
-        nothing = "; nothing was typed" if result.typed_at is None and "nothing" not in result.reason else ""
+        nothing = "; nothing was typed" if result.typed_at is None else ""
         raise UserError(f"{project}/{agent}: not delivered: {result.reason}{nothing}")
     _emit(args, document, f"delivered to {project}/{agent}")
     return 0

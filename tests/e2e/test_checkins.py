@@ -171,17 +171,22 @@ def _schedule_id(home: Path) -> tuple[int, float]:
     return row["id"], row["next_due"]
 
 
+def _crashed_mid_firing(home: Path, marker: str) -> None:
+    """What a watcher killed while typing leaves: the schedule due, its firing recorded as `typing`."""
+    schedule_id, _ = _schedule_id(home)
+    due = time.time() - 1
+    with db(home) as conn:
+        conn.execute("UPDATE schedules SET next_due = ?", (due,))
+        conn.execute("INSERT INTO firings (schedule_id, project, agent, due, state, marker, created_at, typed_at)"
+                     " VALUES (?, 'demo', 'dev', ?, 'typing', ?, ?, ?)", (schedule_id, due, marker, due, due))
+
+
 def test_an_interrupted_firing_that_was_typed_is_not_typed_again(tmp_path, orch, tmux_socket, orch_home):
     manifest = checkin_agents(tmp_path, every="30m", names=("dev",))
     assert orch("apply", str(manifest)).returncode == 0
-    schedule_id, _ = _schedule_id(orch_home)
-    due = time.time() - 1
     # A crashed watcher: it recorded `typing`, the text reached the agent, nothing was recorded after.
     assert orch("send", "demo/dev", "Status check: commit and report (dev) [orch:abc123]").returncode == 0
-    with db(orch_home) as conn:
-        conn.execute("UPDATE schedules SET next_due = ?", (due,))
-        conn.execute("INSERT INTO firings (schedule_id, project, agent, due, state, marker, created_at, typed_at)"
-                     " VALUES (?, 'demo', 'dev', ?, 'typing', 'abc123', ?, ?)", (schedule_id, due, due, due))
+    _crashed_mid_firing(orch_home, "abc123")
     assert orch("reconcile", str(manifest)).returncode == 0
     assert len(notes(tmp_path / "logs" / "dev.log")) == 1
     state = db(orch_home).execute("SELECT state FROM firings WHERE marker = 'abc123'").fetchone()[0]
@@ -192,12 +197,7 @@ def test_an_interrupted_firing_that_was_typed_is_not_typed_again(tmp_path, orch,
 def test_an_interrupted_firing_that_never_reached_the_pane_is_delivered_once(tmp_path, orch, tmux_socket, orch_home):
     manifest = checkin_agents(tmp_path, every="30m", names=("dev",))
     assert orch("apply", str(manifest)).returncode == 0
-    schedule_id, _ = _schedule_id(orch_home)
-    due = time.time() - 1
-    with db(orch_home) as conn:
-        conn.execute("UPDATE schedules SET next_due = ?", (due,))
-        conn.execute("INSERT INTO firings (schedule_id, project, agent, due, state, marker, created_at, typed_at)"
-                     " VALUES (?, 'demo', 'dev', ?, 'typing', 'def456', ?, ?)", (schedule_id, due, due, due))
+    _crashed_mid_firing(orch_home, "def456")
     assert orch("reconcile", str(manifest)).returncode == 0
     assert orch("reconcile", str(manifest)).returncode == 0
     assert notes(tmp_path / "logs" / "dev.log") == ["Status check: commit and report (dev)"]
@@ -206,14 +206,9 @@ def test_an_interrupted_firing_that_never_reached_the_pane_is_delivered_once(tmp
 def test_text_left_in_the_input_line_by_a_crash_is_submitted_not_retyped(tmp_path, orch, tmux_socket, orch_home):
     manifest = checkin_agents(tmp_path, every="30m", names=("dev",))
     assert orch("apply", str(manifest)).returncode == 0
-    schedule_id, _ = _schedule_id(orch_home)
     pane = tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_id}").split()[0]
     tmux(tmux_socket, "send-keys", "-t", pane, "-l", "Status check: commit and report (dev) [orch:fed789]")
-    due = time.time() - 1
-    with db(orch_home) as conn:
-        conn.execute("UPDATE schedules SET next_due = ?", (due,))
-        conn.execute("INSERT INTO firings (schedule_id, project, agent, due, state, marker, created_at, typed_at)"
-                     " VALUES (?, 'demo', 'dev', ?, 'typing', 'fed789', ?, ?)", (schedule_id, due, due, due))
+    _crashed_mid_firing(orch_home, "fed789")
     assert orch("reconcile", str(manifest)).returncode == 0
     assert notes(tmp_path / "logs" / "dev.log") == ["Status check: commit and report (dev)"]
 
@@ -426,14 +421,9 @@ def test_recovery_takes_the_agents_delivery_lock(tmp_path, orch, tmux_socket, or
 
     manifest = checkin_agents(tmp_path, every="30m", names=("dev",))
     assert orch("apply", str(manifest)).returncode == 0
-    schedule_id, _ = _schedule_id(orch_home)
     pane = tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_id}").split()[0]
     tmux(tmux_socket, "send-keys", "-t", pane, "-l", "Status check: commit and report (dev) [orch:0ab0cd]")
-    due = time.time() - 1
-    with db(orch_home) as conn:
-        conn.execute("UPDATE schedules SET next_due = ?", (due,))
-        conn.execute("INSERT INTO firings (schedule_id, project, agent, due, state, marker, created_at, typed_at)"
-                     " VALUES (?, 'demo', 'dev', ?, 'typing', '0ab0cd', ?, ?)", (schedule_id, due, due, due))
+    _crashed_mid_firing(orch_home, "0ab0cd")
     with FileLock(orch_home / "locks" / "deliver-demo--dev.lock"):
         orch("reconcile", str(manifest))
         assert notes(tmp_path / "logs" / "dev.log") == []
