@@ -2,7 +2,10 @@
 
 Firings to different agents run in parallel threads (settling and verifying take a few
 hundred ms; ten agents due in the same second must not queue behind each other); the
-per-agent delivery lock keeps two texts for one agent apart.
+per-agent delivery lock keeps two texts for one agent apart. Under a watcher each agent's
+deliveries go to its own lane (reconciler.execute.lanes) and the pass does not wait for them,
+so the ledger is re-checked under the agent's delivery lock: a firing another process settled
+meanwhile is neither typed nor recovered twice.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
+from reconciler.execute.lanes import Lanes
 from reconciler.observe.screen import input_region
 from reconciler.execute.tmux import Outcome, delivery_lock
 from reconciler.model import Action, DesiredProject
@@ -26,6 +30,7 @@ from reconciler.tmux import Tmux
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
 SCROLLBACK_LINES = 3000
+LOCK_TIMEOUT_S = 120.0
 
 
 def retry_delay(failures: int) -> float:
@@ -54,21 +59,45 @@ def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns:
     return guard
 
 
+def _agent_of(action: Action) -> str:
+    if isinstance(action, RecoverFiring):
+        return action.firing.agent
+    if isinstance(action, SendResumeNote):
+        return action.hold.agent
+    return action.schedule.agent
+
+
 class CheckinExecutor:
-    def __init__(self, tmux: Tmux, store: Store, home: Path, desired: DesiredProject):
+    def __init__(self, tmux: Tmux, store: Store, home: Path, desired: DesiredProject, lanes: Lanes | None = None):
         self.tmux = tmux
         self.store = store
         self.home = home
         self.desired = desired
+        self.lanes = lanes
 
     def execute(self, actions: list[Action]) -> list[Outcome]:
-        """Recoveries first (they decide whether something is typed again), then the rest in parallel."""
+        """Recoveries first (they decide whether something is typed again), then the rest in parallel;
+        with lanes, each agent's actions in that order on its lane (the outcomes come from the lane)."""
+        if self.lanes is not None:
+            return self._hand_to_lanes(actions)
         outcomes = [self._guarded(self._recover, a) for a in actions if isinstance(a, RecoverFiring)]
         rest = [a for a in actions if not isinstance(a, RecoverFiring)]
         if not rest:
             return outcomes
         with ThreadPoolExecutor(max_workers=min(16, len(rest))) as pool:
             outcomes += list(pool.map(self._one, rest))
+        return outcomes
+
+    def _hand_to_lanes(self, actions: list[Action]) -> list[Outcome]:
+        by_agent: dict[str, list[Action]] = {}
+        for action in sorted(actions, key=lambda a: not isinstance(a, RecoverFiring)):
+            by_agent.setdefault(_agent_of(action), []).append(action)
+        outcomes = []
+        for agent, group in by_agent.items():
+            started = self.lanes.start(self.desired.name, agent, lambda group=group: [
+                self._guarded(self._recover, a) if isinstance(a, RecoverFiring) else self._one(a) for a in group])
+            state = "handed to the agent's delivery lane" if started else "a delivery to this agent is under way"
+            outcomes += [Outcome(a, True, f"pending: {state}") for a in group]
         return outcomes
 
     def _one(self, action: Action) -> Outcome:
@@ -90,10 +119,21 @@ class CheckinExecutor:
         if firing is None:
             return Outcome(action, True, "already delivered")
         time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
+        credit = credit_guard(self.store, self.desired.name, schedule.agent, self.desired.credit_shared,
+                              self.desired.credit_patterns)
+        settled_elsewhere = []
+
+        def guard(screen) -> str | None:
+            if not ledger.firing_current(self.store, firing):
+                settled_elsewhere.append(True)
+                return "settled by another process meanwhile"
+            return credit(screen)
+
         result = deliver(self.tmux, action.pane.pane_id, checkin_text(schedule.note, firing.marker),
                          lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
-                         ready_timeout=10.0, guard=credit_guard(self.store, self.desired.name, schedule.agent,
-                                                       self.desired.credit_shared, self.desired.credit_patterns))
+                         ready_timeout=10.0, guard=guard)
+        if settled_elsewhere:
+            return Outcome(action, True, result.reason)
         now = time.time()
         if result.ok:
             ledger.finish_firing(self.store, firing, "submitted",
@@ -133,6 +173,21 @@ class CheckinExecutor:
     # -- recovery after a crash ----------------------------------------------------------------
 
     def _recover(self, action: RecoverFiring) -> Outcome:
+        """Under the agent's delivery lock, so that a delivery still under way in another process
+        (a watcher's lane) ends first; a firing it settled meanwhile is left alone."""
+        from filelock import FileLock, Timeout
+
+        firing = action.firing
+        lock_file = delivery_lock(self.home, firing.project, firing.agent)
+        try:
+            with FileLock(lock_file, timeout=LOCK_TIMEOUT_S, mode=0o600):
+                if not ledger.firing_current(self.store, firing):
+                    return Outcome(action, True, "settled by another process meanwhile")
+                return self._recover_locked(action)
+        except Timeout:
+            return Outcome(action, False, f"another delivery to this agent held {lock_file} for {LOCK_TIMEOUT_S:.0f}s")
+
+    def _recover_locked(self, action: RecoverFiring) -> Outcome:
         """Was the interrupted firing typed? Its marker on the pane says so; never type it twice."""
         firing = action.firing
         pane_id = action.pane.pane_id if action.pane is not None else firing.pane_id
