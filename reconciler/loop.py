@@ -20,7 +20,8 @@ from reconciler.desired import desired_project
 from reconciler.errors import LockTimeout, UserError
 from reconciler.locks import exclusive, project_lock
 from reconciler.manifest.loader import LoadedManifest
-from reconciler.model import DeferRestart, DesiredProject, Observed, Plan
+from reconciler.execute.lanes import Lanes
+from reconciler.model import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan
 from reconciler.observe.tmux import observe
 from reconciler.plan import plan_destroy, plan_project
 from reconciler.state.store import ProjectRecord, Store
@@ -174,6 +175,7 @@ class PassResult:
     project: str
     outcomes: list = field(default_factory=list)
     wake_at: float | None = None
+    pids: tuple[int, ...] = ()  # the agents' live pane processes at the end of the pass (the watcher checks them)
 
 
 def converge(ctx: Context, loaded: LoadedManifest) -> list:
@@ -182,8 +184,10 @@ def converge(ctx: Context, loaded: LoadedManifest) -> list:
 
 
 def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bool, missed_before: float | None,
-                      wait_for_backoff: bool, lookahead: float = 0.0) -> PassResult:
-    """Converge one project under its lock: windows (and briefs), stored schedules, due check-ins."""
+                      wait_for_backoff: bool, lookahead: float = 0.0, lanes: Lanes | None = None) -> PassResult:
+    """Converge one project under its lock: windows (and briefs), stored schedules, due check-ins.
+
+    With `lanes` (the watcher's), deliveries are handed to the agents' lanes, not awaited."""
     name = loaded.manifest.metadata.name
     with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
                    on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
@@ -201,14 +205,17 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
                 # The git lane is busy (a slow repository): never let it hold up check-ins.
                 # Windows need their worktrees, so they wait for the next pass.
                 result.wake_at = time.time() + 1.0
+                observed = observe(ctx.tmux)
+                result.pids = _live_pids(observed, desired)
                 if fire_checkins:
-                    _fire_checkins(ctx, store, desired, observe(ctx.tmux), result, missed_before or time.time(),
-                                   lookahead)
+                    _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(),
+                                   lookahead, lanes)
                 return result
-        observed = _converge_windows(ctx, store, desired, result, wait_for_backoff)
+        observed = _converge_windows(ctx, store, desired, result, wait_for_backoff, lanes)
+        result.pids = _live_pids(observed, desired)
         _sync_schedules(store, desired)
         if fire_checkins:
-            _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(), lookahead)
+            _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(), lookahead, lanes)
         store.record_applied(name, str(loaded.path), loaded.text, loaded.sha256, desired.session)
         _remember_desired(store, loaded, desired)
         return result
@@ -398,19 +405,20 @@ def _adoptable_id(ctx: Context, name: str) -> str | None:
 
 
 def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, result: PassResult,
-                      wait_for_backoff: bool) -> Observed:
+                      wait_for_backoff: bool, lanes: Lanes | None) -> Observed:
     """Observe/plan/execute until tmux matches (or only backoff waits remain); the last observation."""
     from reconciler.execute.tmux import TmuxExecutor
 
-    # apply waits for a slow agent's prompt to deliver its brief; the watcher comes back instead
-    executor = TmuxExecutor(ctx.tmux, store, ctx.home, brief_timeout=60.0 if wait_for_backoff else 3.0)
+    # apply waits for a slow agent's prompt to deliver its brief; the watcher hands it to the agent's lane
+    executor = TmuxExecutor(ctx.tmux, store, ctx.home, lanes)
     for _ in range(MAX_PASSES):
-        observed = observe(ctx.tmux)
+        observed = notice_deaths(ctx.tmux, store, desired, observe(ctx.tmux))
         plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
                             explain=explain_changes(store, desired))
         if plan.problems:
             raise UserError("\n".join(p.message for p in plan.problems))
-        work = [a for a in plan.actions if not isinstance(a, DeferRestart)]
+        work = [a for a in plan.actions if not isinstance(a, DeferRestart)
+                and not (isinstance(a, DeliverBrief) and lanes is not None and lanes.busy(a.project, a.agent.name))]
         waits = [a.until for a in plan.actions if isinstance(a, DeferRestart)]
         if not work:
             if wait_for_backoff and waits and min(waits) - time.time() <= WAIT_FOR_BACKOFF_S:
@@ -418,6 +426,7 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
                 time.sleep(max(0.0, min(waits) - time.time()))
                 continue
             result.outcomes += [_pending(a) for a in plan.actions]
+            result.wake_at = _earliest(result.wake_at, lanes.next_free() if lanes is not None else None)
             result.wake_at = _earliest(result.wake_at, min(waits, default=None))
             return observed
         for action in work:
@@ -427,6 +436,24 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
         if all(not o.ok for o in pass_outcomes):
             break
     return observe(ctx.tmux)
+
+
+def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: Observed) -> Observed:
+    """Record the first moment each dead agent was seen dead (it anchors the crash-loop backoff), and
+    make tmux collect the exit status of a process it has not reaped yet (then look again)."""
+    dead = [p for p in observed.agent_panes(desired.name) if p.dead and p.session_name == desired.session]
+    if not dead:
+        return observed
+    facts = store.agent_facts(desired.name)
+    now = time.time()
+    for pane in dead:
+        fact = facts.get(pane.agent)
+        if fact is None or fact.seen_dead_pid != pane.pane_pid:
+            store.update_agent(desired.name, pane.agent, seen_dead_at=now, seen_dead_pid=pane.pane_pid)
+    if any(p.dead_status is None for p in dead):
+        tmux.run(["run-shell", "true"], check=False)  # a child's exit makes tmux reap all its children
+        observed = observe(tmux)
+    return observed
 
 
 def _sync_schedules(store: Store, desired: DesiredProject) -> None:
@@ -439,21 +466,32 @@ def _sync_schedules(store: Store, desired: DesiredProject) -> None:
 
 
 def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed: Observed, result: PassResult,
-                   missed_before: float, lookahead: float) -> None:
+                   missed_before: float, lookahead: float, lanes: Lanes | None = None) -> None:
     from reconciler.execute.checkins import CheckinExecutor, observe_credit
     from reconciler.plan_checkins import next_wake, plan_checkins
     from reconciler.state import ledger
 
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
     observe_credit(ctx.tmux, store, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
+    firings = ledger.open_firings(store, desired.name)
+    if lanes is not None:  # an agent whose lane is busy is left alone: its own delivery settles its firing
+        now = time.time()
+        panes = {agent: pane for agent, pane in panes.items() if not lanes.busy(desired.name, agent, now)}
+        firings = [f for f in firings if not lanes.busy(desired.name, f.agent, now)]
+        result.wake_at = _earliest(result.wake_at, lanes.next_free())
     now = time.time()
-    actions = plan_checkins(desired, ledger.schedules(store, desired.name), ledger.open_firings(store, desired.name),
+    actions = plan_checkins(desired, ledger.schedules(store, desired.name), firings,
                             panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before)
     if actions:
-        result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired).execute(actions)
+        result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired, lanes).execute(actions)
     wake = next_wake(ledger.schedules(store, desired.name), ledger.credit_holds(store, desired.name), panes,
                      desired.credit_shared, time.time())
     result.wake_at = _earliest(result.wake_at, wake)
+
+
+def _live_pids(observed: Observed, desired: DesiredProject) -> tuple[int, ...]:
+    return tuple(p.pane_pid for p in observed.agent_panes(desired.name)
+                 if p.session_name == desired.session and not p.dead and p.pane_pid)
 
 
 def _pending(action):

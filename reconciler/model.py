@@ -102,6 +102,8 @@ class AgentFacts:
     briefed_pane: str | None = None
     briefed_pid: int | None = None
     spec: str | None = None  # JSON of the spec the window was last launched with
+    seen_dead_at: float | None = None  # the first moment orch saw the process below dead
+    seen_dead_pid: int | None = None  # the pane process that death belongs to
 
 
 # -- actions ------------------------------------------------------------------------------------

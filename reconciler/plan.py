@@ -99,14 +99,21 @@ def _one_pane_per_agent(
     return kept, doomed
 
 
+def death_time(pane: ObservedPane, facts: AgentFacts | None) -> float | None:
+    """When the pane's process died: the earlier of tmux's time and the first moment orch saw it
+    dead (tmux gives no time while it has not reaped the process)."""
+    seen = facts.seen_dead_at if facts is not None and facts.seen_dead_pid == pane.pane_pid else None
+    known = [t for t in (pane.dead_time, seen) if t is not None]
+    return min(known) if known else None
+
+
 def _restart_or_wait(project, agent, pane: ObservedPane, facts: AgentFacts | None, now: float) -> Action:
-    died_at = pane.dead_time if pane.dead_time is not None else now
+    died_at = death_time(pane, facts)  # None: nobody saw it die (a read-only `orch plan`): restart, never wait
     started_at = facts.started_at if facts and facts.started_at is not None else None
-    quick_crash = started_at is not None and died_at - started_at < HEALTHY_RUN_S
+    quick_crash = started_at is not None and (died_at if died_at is not None else now) - started_at < HEALTHY_RUN_S
     streak = (facts.crash_streak if facts else 0) if quick_crash else 0
-    due = died_at + restart_delay(streak)
-    if now < due:
-        return DeferRestart(project, agent.name, due, pane.dead_status)
+    if died_at is not None and now < died_at + restart_delay(streak):
+        return DeferRestart(project, agent.name, died_at + restart_delay(streak), pane.dead_status)
     return RestartAgent(project, agent, pane, streak + 1)
 
 

@@ -1,9 +1,11 @@
-"""Waking a sleeping watcher: FIFOs under ORCH_HOME/run and a tmux wait-for channel.
+"""Waking a sleeping watcher: FIFOs under ORCH_HOME/run, a tmux wait-for channel, dead agents.
 
 Each watcher owns `ORCH_HOME/run/wake-<pid>.fifo` (0600); `poke(home)` writes a byte to every
 such FIFO without ever blocking (a FIFO nobody reads any more is removed). tmux's own
 `pane-died` hook signals the channel `orch-wake` with `wait-for -S` (a tmux command, no
-shell), which a watcher thread waits on, so a dead agent is noticed at once.
+shell), which a watcher thread waits on: the fast path. tmux 3.3a misses some deaths (and
+reports them late), so a thread also reads every tracked agent process's `/proc/<pid>/stat`
+twice a second (no tmux process): one gone, a zombie, or replaced under its pid wakes the watcher.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import select
 import subprocess
 import threading
 from pathlib import Path
+from typing import Iterable
 
 from reconciler.home import private_dir
+from reconciler.observe.liveness import process_start
 from reconciler.tmux import Tmux
 
 TMUX_CHANNEL = "orch-wake"
+CHECK_S = 0.5  # how often the tracked agent processes are looked at
 
 
 def run_dir(home: Path) -> Path:
@@ -58,6 +63,8 @@ class Waker:
         self.tmux = tmux
         self._stop = threading.Event()
         self._waiter: subprocess.Popen | None = None
+        self._tracked: dict[str, dict[int, int]] = {}  # project -> pid -> its start time
+        self._tracked_lock = threading.Lock()
 
     def start(self) -> "Waker":
         self.fifo.unlink(missing_ok=True)
@@ -65,7 +72,14 @@ class Waker:
         self._fd = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK)
         threading.Thread(target=self._read_fifo, name="wake-fifo", daemon=True).start()
         threading.Thread(target=self._wait_tmux, name="wake-tmux", daemon=True).start()
+        threading.Thread(target=self._watch_processes, name="wake-processes", daemon=True).start()
         return self
+
+    def track(self, project: str, pids: Iterable[int]) -> None:
+        """The project's live agent processes (replacing the last set): a death among them wakes us."""
+        started = {pid: process_start(pid) for pid in pids}
+        with self._tracked_lock:
+            self._tracked[project] = {pid: start for pid, start in started.items() if start is not None}
 
     def subscribe(self) -> threading.Event:
         """Another event to set on every wake-up (e.g. the git sync lane's)."""
@@ -92,6 +106,18 @@ class Waker:
                     os.read(self._fd, 4096)
                 except BlockingIOError:
                     continue
+                self.wake()
+
+    def _watch_processes(self) -> None:
+        while not self._stop.wait(CHECK_S):
+            with self._tracked_lock:
+                tracked = [(project, pid, start) for project, pids in self._tracked.items()
+                           for pid, start in pids.items()]
+            ended = [(project, pid) for project, pid, start in tracked if process_start(pid) != start]
+            if ended:
+                with self._tracked_lock:
+                    for project, pid in ended:
+                        self._tracked.get(project, {}).pop(pid, None)
                 self.wake()
 
     def _wait_tmux(self) -> None:

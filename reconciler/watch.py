@@ -1,8 +1,8 @@
 """`orch reconcile`: once, or `--watch` — a level-triggered loop over projects.
 
 The watcher sleeps until the earliest of: the next due check-in (or end of a credit hold or
-crash-loop backoff), a wake-up (`orch checkin`, tmux's pane-died hook), and `--interval`
-(the full resync). Each pass re-reads manifests that changed on disk, converges each project
+crash-loop backoff), a wake-up (`orch checkin`, an agent's process ending, a delivery done),
+and `--interval` (the full resync). Deliveries run on per-agent lanes, never in the pass. Each pass re-reads manifests that changed on disk, converges each project
 under its lock, and writes a heartbeat. One project's failure never stops the others.
 SIGTERM/SIGINT finish the current pass and exit 0. At most one watcher per project.
 """
@@ -25,6 +25,7 @@ from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manif
 
 LOOKAHEAD_S = 0.05  # fire what is due this close, then wait for its exact moment inside the executor
 MIN_SLEEP_S = 0.005
+LANES_GRACE_S = 15.0
 
 
 def watcher_lock(home: Path, project: str) -> Path:
@@ -90,6 +91,8 @@ class Watcher:
         self.watched: dict[str, Watched] = {}
         self.registered: set[str] = set()  # projects seen in the registry (gone again = destroyed)
         self.locks = ExitStack()
+        self.waker = None
+        self.lanes = None
 
     # -- ownership ---------------------------------------------------------------------------------
 
@@ -160,7 +163,10 @@ class Watcher:
         if not self.watched and self.files:
             raise UserError("nothing to watch")
         store = self.ctx.store(maintain=True)  # opened (and checked) once, before any thread uses it
-        waker = Waker(self.ctx.home, self.ctx.tmux).start()
+        from reconciler.execute.lanes import Lanes
+
+        waker = self.waker = Waker(self.ctx.home, self.ctx.tmux).start()
+        self.lanes = Lanes(self._delivered)
         self._install_signal_handlers(waker)
         sync_lane = threading.Thread(target=self._sync_lane, args=(waker.subscribe(),), name="git-sync", daemon=True)
         sync_lane.start()
@@ -177,12 +183,14 @@ class Watcher:
                     for result in pool.map(self._pass, list(self.watched)):
                         if result.wake_at is not None:
                             wake_at = min(wake_at, result.wake_at)
+                        waker.track(result.project, result.pids)
                         self.report(result)
                     ledger.heartbeat(store, self.watched, os.getpid(), self.started)
                     if self.stop.is_set():
                         break
                     waker.event.wait(max(MIN_SLEEP_S, wake_at - time.time() - LOOKAHEAD_S))
         finally:
+            self.lanes.join(timeout=LANES_GRACE_S)  # a delivery cut short is recovered from the ledger next time
             waker.stop()
             sync_lane.join(timeout=60)
             ledger.drop_watcher(store, list(self.watched), os.getpid())
@@ -202,13 +210,18 @@ class Watcher:
         self.watched[name] = watched
         try:
             return reconcile_project(self.ctx, watched.loaded, fire_checkins=True, missed_before=self.started,
-                                     wait_for_backoff=False, lookahead=LOOKAHEAD_S)
+                                     wait_for_backoff=False, lookahead=LOOKAHEAD_S, lanes=self.lanes)
         except Exception as err:  # one project's failure never stops the others
             try:
                 self.ctx.store().record_event("watch.error", f"{type(err).__name__}: {err}", project=name)
             except Exception:
                 pass
             return PassResult(name, wake_at=time.time() + min(self.interval, 5.0))
+
+    def _delivered(self, project: str, outcomes: list) -> None:
+        """A lane finished: say what it did, and plan what follows (the next check-in, a retry)."""
+        self.report(PassResult(project, outcomes))
+        self.waker.wake()
 
     def _sync_lane(self, wake: threading.Event) -> None:
         """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""

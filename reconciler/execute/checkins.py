@@ -2,7 +2,10 @@
 
 Firings to different agents run in parallel threads (settling and verifying take a few
 hundred ms; ten agents due in the same second must not queue behind each other); the
-per-agent delivery lock keeps two texts for one agent apart.
+per-agent delivery lock keeps two texts for one agent apart. Under a watcher each agent's
+deliveries go to its own lane (reconciler.execute.lanes) and the pass does not wait for them,
+so the ledger is re-checked under the agent's delivery lock: a firing another process settled
+meanwhile is neither typed nor recovered twice.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
+from reconciler.execute.lanes import Lanes
 from reconciler.observe.screen import input_region
 from reconciler.execute.tmux import Outcome, delivery_lock
 from reconciler.model import Action, DesiredProject, ObservedPane
@@ -98,21 +102,45 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
     return found
 
 
+def _agent_of(action: Action) -> str:
+    if isinstance(action, RecoverFiring):
+        return action.firing.agent
+    if isinstance(action, SendResumeNote):
+        return action.hold.agent
+    return action.schedule.agent
+
+
 class CheckinExecutor:
-    def __init__(self, tmux: Tmux, store: Store, home: Path, desired: DesiredProject):
+    def __init__(self, tmux: Tmux, store: Store, home: Path, desired: DesiredProject, lanes: Lanes | None = None):
         self.tmux = tmux
         self.store = store
         self.home = home
         self.desired = desired
+        self.lanes = lanes
 
     def execute(self, actions: list[Action]) -> list[Outcome]:
-        """Recoveries first (they decide whether something is typed again), then the rest in parallel."""
+        """Recoveries first (they decide whether something is typed again), then the rest in parallel;
+        with lanes, each agent's actions in that order on its lane (the outcomes come from the lane)."""
+        if self.lanes is not None:
+            return self._hand_to_lanes(actions)
         outcomes = [self._guarded(self._recover, a) for a in actions if isinstance(a, RecoverFiring)]
         rest = [a for a in actions if not isinstance(a, RecoverFiring)]
         if not rest:
             return outcomes
         with ThreadPoolExecutor(max_workers=min(16, len(rest))) as pool:
             outcomes += list(pool.map(self._one, rest))
+        return outcomes
+
+    def _hand_to_lanes(self, actions: list[Action]) -> list[Outcome]:
+        by_agent: dict[str, list[Action]] = {}
+        for action in sorted(actions, key=lambda a: not isinstance(a, RecoverFiring)):
+            by_agent.setdefault(_agent_of(action), []).append(action)
+        outcomes = []
+        for agent, group in by_agent.items():
+            started = self.lanes.start(self.desired.name, agent, lambda group=group: [
+                self._guarded(self._recover, a) if isinstance(a, RecoverFiring) else self._one(a) for a in group])
+            state = "handed to the agent's delivery lane" if started else "a delivery to this agent is under way"
+            outcomes += [Outcome(a, True, f"pending: {state}") for a in group]
         return outcomes
 
     def _one(self, action: Action) -> Outcome:
@@ -134,10 +162,21 @@ class CheckinExecutor:
         if firing is None:
             return Outcome(action, True, "already delivered")
         time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
+        credit = credit_guard(self.store, self.desired.name, schedule.agent, self.desired.credit_shared,
+                              self.desired.credit_patterns)
+        settled_elsewhere = []
+
+        def guard(screen) -> str | None:
+            if not ledger.firing_current(self.store, firing):
+                settled_elsewhere.append(True)
+                return "settled by another process meanwhile"
+            return credit(screen)
+
         result = deliver(self.tmux, action.pane.pane_id, schedule.note, tag=marker_tag(firing.marker),
                          lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
-                         ready_timeout=10.0, guard=credit_guard(self.store, self.desired.name, schedule.agent,
-                                                       self.desired.credit_shared, self.desired.credit_patterns))
+                         ready_timeout=10.0, guard=guard)
+        if settled_elsewhere:
+            return Outcome(action, True, result.reason)
         now = time.time()
         if result.ok:
             ledger.finish_firing(self.store, firing, "submitted",
@@ -179,14 +218,17 @@ class CheckinExecutor:
     def _recover(self, action: RecoverFiring) -> Outcome:
         """Was the interrupted firing typed? Its marker on the pane says so; never type it twice.
 
-        Under the agent's delivery lock, as every delivery: an `orch send` typing meanwhile would
-        otherwise get its text submitted by our Enter, or ours merged into its."""
+        Under the agent's delivery lock, as every delivery: an `orch send` typing meanwhile (or a
+        watcher's lane) would otherwise get its text submitted by our Enter, or ours merged into
+        its; a firing settled meanwhile is left alone."""
         from filelock import FileLock, Timeout
 
         firing = action.firing
         try:
             with FileLock(delivery_lock(self.home, firing.project, firing.agent), timeout=RECOVERY_LOCK_S,
                           mode=0o600):
+                if not ledger.firing_current(self.store, firing):
+                    return Outcome(action, True, "settled by another process meanwhile")
                 return self._recover_locked(action)
         except Timeout:
             return Outcome(action, False, "another delivery to this agent holds its lock: looked at next pass")

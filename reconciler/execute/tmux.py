@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.execute.delivery import deliver
+from reconciler.execute.lanes import Lanes
 from reconciler.execute.processes import terminate_tree
 from reconciler.model import (
     Action, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject, KillWindow,
@@ -40,23 +41,29 @@ def launch_args(project: DesiredProject, agent: DesiredAgent) -> list[str]:
 
 
 def mark_agent_pane(project: str, agent: DesiredAgent, target: str) -> list[Command]:
-    """Ownership marks on the agent's own pane (a pane a user splits off carries none), and
-    remain-on-exit on it, so its exit status is kept. `target`: the pane, or `=session:` right
-    after creating its window (then the current pane of the current window)."""
+    """Ownership marks on the agent's own pane (a pane a user splits off carries none),
+    remain-on-exit on it, so its exit status is kept, and its wake-up hook. `target`: the pane,
+    or `=session:` right after creating its window (then the current pane of the current window)."""
     return [
         ["set-option", "-p", "-t", target, "remain-on-exit", "on"],
+        wake_hook(target),
         ["set-option", "-p", "-t", target, "@orch_project", project],
         ["set-option", "-p", "-t", target, "@orch_agent", agent.name],
         ["set-option", "-p", "-t", target, "@orch_spec", agent.spec_hash],
     ]
 
 
+BRIEF_WAIT_S = 60.0  # for a fresh agent's prompt; well past delivery.STABLE_S, which agents without a known prompt need
+
+
 class TmuxExecutor:
-    def __init__(self, tmux: Tmux, store: Store, home: Path, brief_timeout: float = 60.0):
+    """`lanes` (the watcher's): briefs go to the agents' delivery lanes instead of being awaited here."""
+
+    def __init__(self, tmux: Tmux, store: Store, home: Path, lanes: Lanes | None = None):
         self.tmux = tmux
         self.store = store
         self.home = home
-        self.brief_timeout = brief_timeout
+        self.lanes = lanes
 
     def execute(self, plan: Plan, desired: DesiredProject | None) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -91,7 +98,6 @@ class TmuxExecutor:
                 commands.append(["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
                                  "-n", action.agent.name, *launch_args(desired, action.agent)])
                 commands.append(["set-option", "-t", target, "@orch_session_project", desired.name])
-                commands.append(wake_hook(target))
                 new_session = False
             else:
                 commands.append(["new-window", "-t", target, "-n", action.agent.name,
@@ -126,6 +132,7 @@ class TmuxExecutor:
             self.store.update_agent(
                 action.project, action.agent.name, started_at=time.time(), crash_streak=action.crash_streak,
                 restarts=(facts.restarts if facts else 0) + 1, last_exit_status=action.pane.dead_status,
+                seen_dead_at=None, seen_dead_pid=None,
             )
             self._event(action, "agent.restarted", f"restarted {action.agent.name} ({action.reason})",
                         exit_status=action.pane.dead_status)
@@ -147,7 +154,11 @@ class TmuxExecutor:
             self._event(action, "agent.removed", f"killed window {action.agent} ({action.why})")
             return Outcome(action, True, "killed")
         if isinstance(action, DeliverBrief):
-            return self._brief(action)
+            if self.lanes is None:
+                return self._brief(action)
+            if self.lanes.start(action.project, action.agent.name, lambda: [self._brief(action)]):
+                return Outcome(action, True, "pending: brief handed to the agent's delivery lane")
+            return Outcome(action, True, "pending: a delivery to this agent is under way")
         if isinstance(action, DeferRestart):
             return Outcome(action, True, f"waiting {max(0.0, action.until - time.time()):.1f}s")
         raise TypeError(f"no executor for {type(action).__name__}")
@@ -171,9 +182,18 @@ class TmuxExecutor:
             terminate_tree(pane.pane_pid, pane.pane_tty)
 
     def _brief(self, action: DeliverBrief) -> Outcome:
+        def briefed_meanwhile(screen) -> str | None:
+            """Under the agent's delivery lock: did another process brief this very process already?"""
+            facts = self.store.agent_facts(action.project).get(action.agent.name)
+            if facts and (facts.briefed_pane, facts.briefed_pid) == (action.pane.pane_id, action.pane.pane_pid):
+                return "the brief was delivered meanwhile"
+            return None
+
         result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
                          lock_file=delivery_lock(self.home, action.project, action.agent.name),
-                         ready_timeout=self.brief_timeout)
+                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile)
+        if result.held:
+            return Outcome(action, True, result.reason)
         if result.ok:
             self.store.update_agent(action.project, action.agent.name,
                                     briefed_pane=action.pane.pane_id, briefed_pid=action.pane.pane_pid)
@@ -187,11 +207,13 @@ class TmuxExecutor:
         self.store.record_event(kind, message, project=getattr(action, "project", None), agent=name, **data)
 
 
-def wake_hook(session_target: str) -> Command:
-    """tmux itself wakes the watcher when an agent dies (a tmux command, no shell involved)."""
+def wake_hook(pane_target: str) -> Command:
+    """tmux itself wakes the watcher when an agent dies (a tmux command, no shell involved): the
+    fast path only. Set on the pane, where tmux 3.3a honours it (a session's hook misses the panes
+    of windows added later, tmux issue 2882); the watcher also checks every agent's process."""
     from reconciler.wake import TMUX_CHANNEL
 
-    return ["set-hook", "-t", session_target, "pane-died", f"wait-for -S {TMUX_CHANNEL}"]
+    return ["set-hook", "-p", "-t", pane_target, "pane-died", f"wait-for -S {TMUX_CHANNEL}"]
 
 
 def spec_json(agent: DesiredAgent) -> str:

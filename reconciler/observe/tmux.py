@@ -1,27 +1,37 @@
-"""Observe every pane of a tmux server with one `list-panes -a -F` call (a fact: format + parser)."""
+"""Observe every pane of a tmux server with one `list-panes -a -F` call (a fact: format + parser).
+
+An agent's pane also counts as dead when its process is gone or a zombie, whatever tmux says
+(see reconciler.observe.liveness).
+"""
 
 from __future__ import annotations
 
 from reconciler.model import Observed, ObservedPane
+from reconciler.observe.liveness import process_dead
 from reconciler.tmux import Tmux
 
 # Free text (session and window names) goes last so a stray tab cannot shift the other fields.
 FIELDS = (
     "session_id", "@orch_session_project", "window_id", "window_index", "pane_id", "pane_pid",
     "pane_tty", "pane_dead", "pane_dead_status", "pane_dead_signal", "pane_dead_time", "pane_in_mode",
-    "@orch_project", "@orch_agent", "@orch_spec", "session_name", "window_name",
+    "pid", "@orch_project", "@orch_agent", "@orch_spec", "session_name", "window_name",
 )
 FORMAT = "\t".join("#{" + name + "}" for name in FIELDS)
 
 
-def parse_panes(output: str) -> tuple[ObservedPane, ...]:
+def parse_panes(output: str, gone=process_dead) -> tuple[ObservedPane, ...]:
+    """The panes in `output`; `gone(pid)` says whether an agent pane's process has ended (asked only
+    where the tmux server's own process is visible, i.e. from the same pid namespace)."""
     panes = []
+    server_visible: dict[str, bool] = {}
     for line in output.splitlines():
         parts = line.split("\t", len(FIELDS) - 1)
         if len(parts) != len(FIELDS):
             continue
-        (session_id, session_project, window_id, window_index, pane_id, pane_pid, pane_tty, dead,
-         dead_status, dead_signal, dead_time, in_mode, project, agent, spec, session_name, window_name) = parts
+        (session_id, session_project, window_id, window_index, pane_id, pane_pid, pane_tty, dead, dead_status,
+         dead_signal, dead_time, in_mode, server_pid, project, agent, spec, session_name, window_name) = parts
+        if server_pid not in server_visible:
+            server_visible[server_pid] = server_pid.isdigit() and not gone(int(server_pid))
         panes.append(
             ObservedPane(
                 session_id=session_id,
@@ -33,7 +43,8 @@ def parse_panes(output: str) -> tuple[ObservedPane, ...]:
                 pane_id=pane_id,
                 pane_pid=int(pane_pid or 0),
                 pane_tty=pane_tty,
-                dead=dead == "1",
+                dead=dead == "1" or bool(
+                    project and agent and server_visible[server_pid] and gone(int(pane_pid or 0))),
                 dead_status=_exit_status(dead_status, dead_signal) if dead == "1" else None,
                 dead_time=float(dead_time) if dead == "1" and dead_time.isdigit() else None,
                 in_mode=in_mode == "1",

@@ -112,6 +112,12 @@ def open_firings(store: Store, project: str) -> list[Firing]:
     return [_firing(row) for row in rows]
 
 
+def firing_current(store: Store, firing: Firing) -> bool:
+    """Is `firing` still being typed with its own marker (not settled, nor begun again, by someone else)?"""
+    row = store.conn.execute("SELECT state, marker FROM firings WHERE id = ?", (firing.id,)).fetchone()
+    return row is not None and row["state"] == "typing" and row["marker"] == firing.marker
+
+
 def begin_firing(store: Store, schedule: Schedule, due: float, missed: bool, pane_id: str) -> Firing | None:
     """Record `typing` for (schedule, due); None if it was already submitted.
 

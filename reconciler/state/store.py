@@ -131,6 +131,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE projects ADD COLUMN desired_key TEXT;
     ALTER TABLE projects ADD COLUMN desired_json TEXT;
     """,
+    # 5: when orch first saw an agent's process dead (anchors the crash-loop backoff when tmux gives no time)
+    """
+    ALTER TABLE agents ADD COLUMN seen_dead_at REAL;
+    ALTER TABLE agents ADD COLUMN seen_dead_pid INTEGER;
+    """,
 ]
 
 

@@ -156,6 +156,30 @@ def test_deferred_restart_says_until_when():
 
 
 @pytest.mark.parametrize(
+    "tmux_dead_time, seen_dead_ago, seen_pid, expected, until_from_now",
+    [
+        # tmux has not reaped the process: no exit time, and orch never saw it die (a read-only
+        # `orch plan`): restart, never "held by crash-loop backoff" for ever
+        (None, None, None, "RestartAgent", None),
+        (None, 0.25, 4000, "DeferRestart", 0.75),  # orch first saw it dead 0.25 s ago: that anchors the 1 s backoff
+        (None, 1.0, 4000, "RestartAgent", None),  # ... and 1 s later it is restarted
+        (None, 0.25, 3999, "RestartAgent", None),  # a sighting of the process before (another pid) does not count
+        (NOW - 0.25, 0.75, 4000, "DeferRestart", 0.25),  # both known: the earlier one
+        (NOW - 0.75, 0.25, 4000, "DeferRestart", 0.25),
+    ],
+)
+def test_a_death_without_a_time_from_tmux_is_anchored_where_orch_first_saw_it(
+        tmux_dead_time, seen_dead_ago, seen_pid, expected, until_from_now):
+    seen = None if seen_dead_ago is None else NOW - seen_dead_ago
+    facts = {"pm": AgentFacts("shop", "pm", started_at=NOW - 5, seen_dead_at=seen, seen_dead_pid=seen_pid)}
+    dead = Observed((pane("pm", dead=True, status=None, dead_time=tmux_dead_time, pid=4000),))
+    action = plan_project(project(agent("pm")), dead, facts, NOW).actions[0]
+    assert type(action).__name__ == expected
+    if until_from_now is not None:
+        assert action.until == pytest.approx(NOW + until_from_now)
+
+
+@pytest.mark.parametrize(
     "facts, deliver, expected",
     [
         (None, True, ["DeliverBrief"]),  # fresh process never briefed
