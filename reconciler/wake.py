@@ -80,6 +80,8 @@ class Waker:
         started = {pid: process_start(pid) for pid in pids}
         with self._tracked_lock:
             self._tracked[project] = {pid: start for pid, start in started.items() if start is not None}
+        if None in started.values():  # died between the pass's observation and now: look again at once
+            self.wake()
 
     def subscribe(self) -> threading.Event:
         """Another event to set on every wake-up (e.g. the git sync lane's)."""

@@ -218,10 +218,17 @@ class Watcher:
                 pass
             return PassResult(name, wake_at=time.time() + min(self.interval, 5.0))
 
-    def _delivered(self, project: str, outcomes: list) -> None:
-        """A lane finished: say what it did, and plan what follows (the next check-in, a retry)."""
+    def _delivered(self, project: str, outcomes: list, error: Exception | None) -> None:
+        """A lane finished: say what it did, and plan what follows (the next check-in, a retry).
+        Only the pass loop is woken: a delivery gives the git lane nothing to do."""
+        if error is not None:
+            try:
+                self.ctx.store().record_event("watch.error", f"delivery: {type(error).__name__}: {error}",
+                                              project=project)
+            except Exception:
+                pass
         self.report(PassResult(project, outcomes))
-        self.waker.wake()
+        self.waker.event.set()
 
     def _sync_lane(self, wake: threading.Event) -> None:
         """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""

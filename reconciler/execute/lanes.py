@@ -19,8 +19,8 @@ Key = tuple[str, str]  # (project, agent)
 
 
 class Lanes:
-    def __init__(self, done: Callable[[str, list], None]):
-        """`done(project, outcomes)` runs on the lane's thread once its work is over."""
+    def __init__(self, done: Callable[[str, list, Exception | None], None]):
+        """`done(project, outcomes, error)` runs on the lane's thread once its work is over."""
         self._done = done
         self._lock = threading.Lock()
         self._busy: set[Key] = set()
@@ -43,9 +43,9 @@ class Lanes:
     def start(self, project: str, agent: str, work: Callable[[], list]) -> bool:
         """Run `work()` (returning outcomes) on the agent's lane; False if the lane is busy."""
         key = (project, agent)
-        if self.busy(project, agent):
-            return False
-        with self._lock:
+        with self._lock:  # checked and taken under one hold: never two lanes for one agent
+            if key in self._busy or self._resting.get(key, 0.0) > time.time():
+                return False
             self._busy.add(key)
             thread = threading.Thread(target=self._run, args=(key, work), name=f"deliver {project}/{agent}",
                                       daemon=True)
@@ -63,14 +63,17 @@ class Lanes:
 
     def _run(self, key: Key, work: Callable[[], list]) -> None:
         outcomes: list = []
+        error: Exception | None = None
         try:
             outcomes = work()
+        except Exception as err:  # a lane's fault is reported, never lost with its thread
+            error = err
         finally:
             with self._lock:
                 self._busy.discard(key)
                 self._threads.discard(threading.current_thread())
-                if any(not outcome.ok for outcome in outcomes):
+                if error is not None or any(not outcome.ok for outcome in outcomes):
                     self._resting[key] = time.time() + REST_AFTER_FAILURE_S
                 else:
                     self._resting.pop(key, None)
-        self._done(key[0], outcomes)
+        self._done(key[0], outcomes, error)
