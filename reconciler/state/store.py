@@ -226,14 +226,23 @@ class Store:
             self.notices.append(f"{why} and no usable backup exists: starting an empty store")
 
     def _refresh_backup(self) -> None:
-        tmp = self.backup_path.with_name(self.backup_path.name + ".tmp")
-        private_file(tmp)
-        target = sqlite3.connect(tmp)
+        """Copy the store to a temporary file of this writer's own (mkstemp: 0600, same folder), then
+        rename it over the backup: parallel writers never share a half-written copy."""
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix=self.backup_path.name + ".", suffix=".tmp", dir=self.home)
+        os.close(fd)
+        tmp = Path(name)
         try:
-            self.conn.backup(target)
-        finally:
-            target.close()
-        os.replace(tmp, self.backup_path)
+            target = sqlite3.connect(tmp)
+            try:
+                self.conn.backup(target)
+            finally:
+                target.close()
+            os.replace(tmp, self.backup_path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _migrate(self) -> None:
         with self._lock:
