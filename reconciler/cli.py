@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args.home = resolve_home(getattr(args, "home", None))
     args.tmux_socket = getattr(args, "tmux_socket", None) or os.environ.get("ORCH_TMUX_SOCKET") or None
     try:
+        _check_names(args)
         handler = globals()["cmd_" + args.command]
         return handler(args)
     except UserError as err:
@@ -220,6 +221,15 @@ def main(argv: list[str] | None = None) -> int:
         _error(args, f"internal error: {type(err).__name__}: {err} (run again with ORCH_DEBUG=1 for details, "
                      "and please report it)", 1)
         return 1
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    """Every project name given on the command line is checked before any command touches disk."""
+    from reconciler.names import check_name
+
+    for attribute in ("name", "project"):
+        if getattr(args, attribute, None) is not None:
+            check_name(getattr(args, attribute))
 
 
 def _error(args: argparse.Namespace, message: str, code: int) -> None:
@@ -320,11 +330,14 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     from reconciler.loop import destroy
     from reconciler.render import outcomes_document, outcomes_text
 
-    name = args.target
+    from reconciler.names import check_name
+
     if Path(args.target).is_file():
         from reconciler.manifest.loader import load_manifest
 
         name = load_manifest(args.target).manifest.metadata.name
+    else:
+        name = check_name(args.target)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserError(f"refusing to destroy {name!r} without confirmation: add --yes")

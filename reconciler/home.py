@@ -18,12 +18,18 @@ def resolve_home(explicit: str | None) -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make it 0700; refuse a folder owned by someone else."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create `path` (and parents) and make it 0700; refuse a folder owned by someone else, or a
+    path that is (or lies under) a file."""
+    from reconciler.errors import UserError
+
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(p for p in (path, *path.parents) if p.exists() and not p.is_dir())
+        raise UserError(f"{blocker} is not a folder: orch needs {path} to be one; "
+                        "choose another --home (or ORCH_HOME)") from None
     info = path.stat()
     if info.st_uid != os.getuid():
-        from reconciler.errors import UserError
-
         raise UserError(f"{path} belongs to another user; choose another --home")
     if info.st_mode & 0o077:
         path.chmod(0o700)

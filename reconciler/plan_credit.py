@@ -10,6 +10,7 @@ appears after something orch typed once the hold had ended, and then the hold ba
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
 
 from reconciler.credit import find_notice, held_until
 from reconciler.model_checkins import CreditHold
@@ -38,7 +39,7 @@ def new_output(lines: tuple[str, ...] | list[str]) -> tuple[list[str], str | Non
 
 def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold | None,
                  marker_typed_at: float | None, patterns: tuple[str, ...], now: float,
-                 local_tz: str | None = None) -> CreditHold | None:
+                 local_tz: str | tzinfo | None = None) -> CreditHold | None:
     """A new hold to record when `region` shows a new out-of-credit notice; None otherwise."""
     if any(_RESET_PASSED.search(line) for line in region):
         return None

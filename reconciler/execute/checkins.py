@@ -26,7 +26,7 @@ from reconciler.plan_checkins import effective_hold, next_due_after
 from reconciler.plan_credit import judge_credit, marker_tag, new_output
 from reconciler.state import ledger
 from reconciler.state.store import Store
-from reconciler.timefmt import iso, local_zone_name
+from reconciler.timefmt import iso, local_zone
 from reconciler.tmux import Tmux
 
 RETRY_FIRST_S = 10.0
@@ -58,7 +58,7 @@ def record_new_notice(store: Store, project: str, agent: str, lines, stored: Cre
     """A new out-of-credit notice in the agent's new output, recorded as a hold (with its event)."""
     region, marker = new_output(lines)
     typed_at = ledger.marker_typed_at(store, project, marker) if marker else None
-    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone_name())
+    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone())
     if hold is not None:
         ledger.put_credit_hold(store, hold)
         store.record_event("credit.exhausted", f"{agent} is out of credit until {iso(hold.until)}",

@@ -222,5 +222,6 @@ def spec_json(agent: DesiredAgent) -> str:
 
 def delivery_lock(home: Path, project: str, agent: str) -> Path:
     from reconciler.home import private_dir
+    from reconciler.names import check_name
 
-    return private_dir(home / "locks") / f"deliver-{project}--{agent}.lock"
+    return private_dir(home / "locks") / f"deliver-{check_name(project)}--{check_name(agent, 'agent')}.lock"
