@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "example:\n  orch plan orch.yaml --detailed-exitcode")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument("--show-sensitive", action="store_true", help="show old and new env values (hidden by default)")
 
     p = command("apply", "converge tmux to the manifest once and register the project",
                 "example:\n  orch apply examples/quickstart/orch.yaml")
@@ -302,6 +303,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from reconciler.render import plan_document, plan_text
 
     ctx = _context(args)
+    ctx.show_sensitive = args.show_sensitive
     desired, plan = plan_from_cache(ctx, args.file) or plan_for(ctx, load_manifest(args.file))
     _warn(ctx)
     _emit(args, plan_document(plan), plan_text(plan, desired))

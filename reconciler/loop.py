@@ -43,6 +43,7 @@ class Context:
     progress: Progress = lambda message: None
     notices: list[str] = field(default_factory=list)
     screens_seen: dict[str, str] = field(default_factory=dict)  # pane id -> digest of its last screen judged for credit
+    show_sensitive: bool = False  # `orch plan --show-sensitive`: env values in the explanations
     _store: Store | None = None
 
     @property
@@ -85,8 +86,10 @@ def check_registration(record: ProjectRecord | None, loaded: LoadedManifest) -> 
         )
 
 
-def explain_changes(store: Store, desired: DesiredProject) -> Callable[[str], tuple[str, ...]]:
-    """Say which fields of an agent's spec changed since its window was launched (deepdiff)."""
+def explain_changes(store: Store, desired: DesiredProject,
+                    show_sensitive: bool = False) -> Callable[[str], tuple[str, ...]]:
+    """Say which fields of an agent's spec changed since its window was launched (deepdiff). Env
+    values may be secrets: only that they changed, unless `show_sensitive` (never in the audit log)."""
     facts = store.agent_facts(desired.name)
 
     def explain(name: str) -> tuple[str, ...]:
@@ -100,7 +103,11 @@ def explain_changes(store: Store, desired: DesiredProject) -> Callable[[str], tu
         diff = DeepDiff(before, after, ignore_order=True, verbose_level=2)
         lines = []
         for path, change in {**diff.get("values_changed", {}), **diff.get("type_changes", {})}.items():
-            lines.append(f"{_field(path)}: {change['old_value']!r} → {change['new_value']!r}")
+            name = _field(path)
+            if not show_sensitive and (name == "env" or name.startswith("env.")):
+                lines.append(f"{name} changed (value hidden: --show-sensitive shows it)")
+            else:
+                lines.append(f"{name}: {change['old_value']!r} → {change['new_value']!r}")
         for kind, verb in (("dictionary_item_added", "added"), ("dictionary_item_removed", "removed")):
             for path in diff.get(kind, {}):
                 lines.append(f"{_field(path)} {verb}")
@@ -152,7 +159,7 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
 def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
     observed = observe(ctx.tmux)
     plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
-                        explain=explain_changes(store, desired))
+                        explain=explain_changes(store, desired, ctx.show_sensitive))
     if desired.git is not None:
         from dataclasses import replace
 
