@@ -28,6 +28,9 @@ def resolve_agent(address: str | None, project: str | None) -> tuple[str, str]:
 
 def find_agent_pane(ctx, project: str, agent: str) -> ObservedPane:
     observed = observe(ctx.tmux)
+    record = ctx.store().project(project)
+    if record is not None:  # another ORCH_HOME's project of the same name is not this one
+        observed = observed.owned(project, record.id, record.session)
     panes = [p for p in observed.agent_panes(project) if p.agent == agent]
     if not panes:
         known = sorted({p.agent for p in observed.agent_panes(project)})

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from reconciler.desired import desired_project
-from reconciler.errors import LockTimeout, UserError
+from reconciler.errors import LockTimeout, ProjectGone, UserError
 from reconciler.locks import exclusive, project_lock
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.execute.lanes import Lanes
@@ -157,7 +157,7 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
 
 
 def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
-    observed = observe(ctx.tmux)
+    observed = observe_project(ctx, desired)
     plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
                         explain=explain_changes(store, desired, ctx.show_sensitive))
     if desired.git is not None:
@@ -191,15 +191,17 @@ def converge(ctx: Context, loaded: LoadedManifest) -> list:
 
 
 def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bool, missed_before: float | None,
-                      wait_for_backoff: bool, lookahead: float = 0.0, lanes: Lanes | None = None) -> PassResult:
+                      wait_for_backoff: bool, lookahead: float = 0.0, lanes: Lanes | None = None,
+                      register: bool = True) -> PassResult:
     """Converge one project under its lock: windows (and briefs), stored schedules, due check-ins.
 
-    With `lanes` (the watcher's), deliveries are handed to the agents' lanes, not awaited."""
+    With `lanes` (the watcher's), deliveries are handed to the agents' lanes, not awaited. Without
+    `register`, a project found unregistered under the lock raises ProjectGone."""
     name = loaded.manifest.metadata.name
     with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
                    on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
         store = ctx.store(maintain=True)
-        desired = _register(store, loaded, ctx)
+        desired = _register(store, loaded, ctx, register)
         result = PassResult(name)
         if desired.git is not None and not _worktrees_ready(desired, fire_checkins, store):
             try:
@@ -212,7 +214,7 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
                 # The git lane is busy (a slow repository): never let it hold up check-ins.
                 # Windows need their worktrees, so they wait for the next pass.
                 result.wake_at = time.time() + 1.0
-                observed = observe(ctx.tmux)
+                observed = observe_project(ctx, desired)
                 result.pids = _live_pids(observed, desired)
                 if fire_checkins:
                     _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(),
@@ -237,10 +239,14 @@ def _remember_desired(store: Store, loaded: LoadedManifest, desired: DesiredProj
                          desired_cache.dump(desired, branch, upstream_explicit))
 
 
-def _register(store: Store, loaded: LoadedManifest, ctx: Context) -> DesiredProject:
+def _register(store: Store, loaded: LoadedManifest, ctx: Context, register: bool) -> DesiredProject:
+    """The project's desired state; an unregistered project is registered only when `register`
+    (apply, reconcile once), else ProjectGone (read under the project's lock, after any destroy)."""
     name = loaded.manifest.metadata.name
     record = store.project(name)
     check_registration(record, loaded)
+    if record is None and not register:
+        raise ProjectGone(f"project {name!r} is no longer registered (destroyed)")
     if record is None:
         project_id = _adoptable_id(ctx, name) or secrets.token_hex(4)
         session = loaded.manifest.spec.session or f"{name}-{project_id}"
@@ -326,9 +332,9 @@ def sync_project(ctx: Context, loaded: LoadedManifest) -> PassResult:
         store = ctx.store(maintain=True)
         record = store.project(name)
         if record is None:
-            raise UserError(f"project {name!r} is not applied yet: run `orch apply {loaded.path}` first")
+            raise ProjectGone(f"project {name!r} is not applied yet: run `orch apply {loaded.path}` first")
         desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
-        observed = observe(ctx.tmux)
+        observed = observe_project(ctx, desired)
         panes = {p.agent: p for p in observed.agent_panes(name) if p.session_name == desired.session}
         result.outcomes += converge_worktrees(ctx, store, desired, sync=True, panes=panes)
         _ensure_hooks(store, desired)
@@ -360,7 +366,8 @@ def git_lock(home: Path, project: str) -> Path:
 
 
 def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
-    """Remove the project's worktrees that hold nothing beyond upstream; keep (and say) the rest; unhook."""
+    """Remove the project's worktrees that hold nothing beyond upstream; keep (and say) the rest; unhook.
+    The caller holds the project's git lock."""
     from dataclasses import replace
 
     from reconciler.manifest.loader import ManifestError, parse_manifest
@@ -373,16 +380,15 @@ def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
         return []
     desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
     nothing = replace(desired, git=replace(desired.git, worktrees=()))
-    with exclusive(git_lock(ctx.home, record.name), ctx.lock_timeout):
-        outcomes = converge_worktrees(ctx, store, nothing, sync=False)
-        for path in Path(desired.git.projects_dir).glob("*"):
-            store.record_event("worktree.kept", f"kept {path}: it holds work not on {desired.git.upstream}",
-                               project=record.name)
-        if not _repo_shared(store, record.name, desired.git.repo):
-            from reconciler.execute import githooks
+    outcomes = converge_worktrees(ctx, store, nothing, sync=False)
+    for path in Path(desired.git.projects_dir).glob("*"):
+        store.record_event("worktree.kept", f"kept {path}: it holds work not on {desired.git.upstream}",
+                           project=record.name)
+    if not _repo_shared(store, record.name, desired.git.repo):
+        from reconciler.execute import githooks
 
-            for line in githooks.remove_hooks(Path(desired.git.repo), home=store.home):
-                store.record_event("hooks.removed", line, project=record.name)
+        for line in githooks.remove_hooks(Path(desired.git.repo), home=store.home):
+            store.record_event("hooks.removed", line, project=record.name)
     return outcomes
 
 
@@ -403,12 +409,34 @@ def _repo_shared(store: Store, name: str, repo: str) -> bool:
 
 
 def _adoptable_id(ctx: Context, name: str) -> str | None:
-    """A project that lost its store keeps its id: read it back from its running session's name."""
+    """A project that lost its store keeps its id: read it back from its running session (its id
+    mark, else its name), only from a session this ORCH_HOME made (or an older orch, unmarked)."""
     import re
 
-    sessions = observe(ctx.tmux).sessions_of(name)
-    ids = {m.group(1) for s in sessions if (m := re.fullmatch(re.escape(name) + r"-([0-9a-f]{8})", s))}
+    from reconciler.execute.tmux import home_mark
+
+    mine = home_mark(ctx.home)
+    ids = set()
+    for pane in observe(ctx.tmux).panes:
+        if pane.session_project == name and pane.session_home in ("", mine):
+            named = re.fullmatch(re.escape(name) + r"-([0-9a-f]{8})", pane.session_name)
+            ids.add(pane.session_project_id or (named.group(1) if named else None))
+    ids.discard(None)
     return ids.pop() if len(ids) == 1 else None
+
+
+def observe_project(ctx: Context, desired: DesiredProject, adopt: bool = False) -> Observed:
+    """tmux as this project sees it (`Observed.owned`); with `adopt`, the id marks an older orch did
+    not set are set first (one tmux call, once)."""
+    observed = observe(ctx.tmux).owned(desired.name, desired.id, desired.session)
+    if adopt:
+        from reconciler.execute.tmux import adopt_marks
+
+        commands = adopt_marks(desired, observed, ctx.home)
+        if commands:
+            ctx.tmux.run(*commands, check=False)
+            observed = observe(ctx.tmux).owned(desired.name, desired.id, desired.session)
+    return observed
 
 
 def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, result: PassResult,
@@ -419,7 +447,7 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
     # apply waits for a slow agent's prompt to deliver its brief; the watcher hands it to the agent's lane
     executor = TmuxExecutor(ctx.tmux, store, ctx.home, lanes)
     for _ in range(MAX_PASSES):
-        observed = notice_deaths(ctx.tmux, store, desired, observe(ctx.tmux))
+        observed = notice_deaths(ctx.tmux, store, desired, observe_project(ctx, desired, adopt=True))
         plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
                             explain=explain_changes(store, desired))
         if plan.problems:
@@ -442,7 +470,7 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
         result.outcomes += pass_outcomes
         if all(not o.ok for o in pass_outcomes):
             break
-    return observe(ctx.tmux)
+    return observe_project(ctx, desired)
 
 
 def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: Observed) -> Observed:
@@ -459,7 +487,7 @@ def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: O
             store.update_agent(desired.name, pane.agent, seen_dead_at=now, seen_dead_pid=pane.pane_pid)
     if any(p.dead_status is None for p in dead):
         tmux.run(["run-shell", "true"], check=False)  # a child's exit makes tmux reap all its children
-        observed = observe(tmux)
+        observed = observe(tmux).owned(desired.name, desired.id, desired.session)
     return observed
 
 
@@ -513,26 +541,38 @@ def _earliest(*moments: float | None) -> float | None:
 
 
 def destroy(ctx: Context, name: str) -> list:
-    """Kill the project's agent windows (and so its session, unless a user's window is in it)."""
-    from reconciler.execute.tmux import TmuxExecutor
+    """Kill the project's agent windows (and so its session, unless a user's window is in it), remove
+    its clean worktrees and forget it. Every lock of the project is taken first (its own, the git
+    lane's, each agent's delivery lock): a busy one fails there, before anything is changed."""
+    from contextlib import ExitStack
 
-    with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
-                   on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
-        store = ctx.store(maintain=True)
-        record = store.project(name)
-        observed = observe(ctx.tmux)
-        if record is None and not observed.agent_panes(name):
-            raise UserError(f"no project named {name!r} (see `orch status`)")
+    from reconciler.execute.tmux import TmuxExecutor, delivery_lock
+    from reconciler.state import ledger
+
+    def wait(who: str) -> None:
+        ctx.progress(f"waiting for a lock on {name}, held by {who}")
+
+    with ExitStack() as held:
+        try:
+            held.enter_context(exclusive(project_lock(ctx.home, name), ctx.lock_timeout, wait))
+            store = ctx.store(maintain=True)
+            record = store.project(name)
+            # Forgotten by a lost store: only what this ORCH_HOME made is destroyed (its id read back).
+            project_id = record.id if record else _adoptable_id(ctx, name) or UNASSIGNED_ID
+            observed = observe(ctx.tmux).owned(name, project_id, record.session if record else f"{name}-{project_id}")
+            if record is None and not observed.agent_panes(name):
+                raise UserError(f"no project named {name!r} (see `orch status`)")
+            held.enter_context(exclusive(git_lock(ctx.home, name), ctx.lock_timeout, wait))
+            for agent in sorted(set(store.agent_facts(name)) | {p.agent for p in observed.agent_panes(name)}):
+                held.enter_context(exclusive(delivery_lock(ctx.home, name, agent), ctx.lock_timeout, wait))
+        except LockTimeout as err:
+            raise LockTimeout(f"{err}; nothing was destroyed") from None
         plan = plan_destroy(name, record.session if record else "", observed)
         outcomes = TmuxExecutor(ctx.tmux, store, ctx.home).execute(plan, None)
         if record is not None:
             outcomes += _destroy_worktrees(ctx, store, record)
-        from reconciler.state import ledger
-
         ledger.forget_schedules(store, name)
         ledger.forget_sync_record(store, name)
         store.forget_project(name)
         store.record_event("project.destroyed", f"destroyed project {name}", project=name)
         return outcomes
-
-

@@ -85,7 +85,8 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
     now = time.time()
     projects = []
     for record in records:
-        panes = {p.agent: p for p in observed.agent_panes(record.name) if p.session_name == record.session}
+        mine = observed.owned(record.name, record.id, record.session)
+        panes = {p.agent: p for p in mine.agent_panes(record.name) if p.session_name == record.session}
         facts = store.agent_facts(record.name)
         loaded = _applied(record)
         spec = loaded.manifest.spec if loaded else None

@@ -17,7 +17,7 @@ from reconciler.execute.lanes import Lanes
 from reconciler.execute.processes import terminate_tree
 from reconciler.model import (
     Action, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject, KillWindow,
-    ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
+    Observed, ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
 from reconciler.tmux import Command, Tmux, TmuxError, escape_format
@@ -40,17 +40,49 @@ def launch_args(project: DesiredProject, agent: DesiredAgent) -> list[str]:
     return args + [agent.command]
 
 
-def mark_agent_pane(project: str, agent: DesiredAgent, target: str) -> list[Command]:
-    """Ownership marks on the agent's own pane (a pane a user splits off carries none),
+def mark_agent_pane(project: DesiredProject, agent: DesiredAgent, target: str) -> list[Command]:
+    """Ownership marks on the agent's own pane (a pane a user splits off carries none): the
+    project's name and id (another ORCH_HOME may have a project of the same name on this server),
     remain-on-exit on it, so its exit status is kept, and its wake-up hook. `target`: the pane,
     or `=session:` right after creating its window (then the current pane of the current window)."""
     return [
         ["set-option", "-p", "-t", target, "remain-on-exit", "on"],
         wake_hook(target),
-        ["set-option", "-p", "-t", target, "@orch_project", project],
+        ["set-option", "-p", "-t", target, "@orch_project", project.name],
+        ["set-option", "-p", "-t", target, "@orch_project_id", project.id],
         ["set-option", "-p", "-t", target, "@orch_agent", agent.name],
         ["set-option", "-p", "-t", target, "@orch_spec", agent.spec_hash],
     ]
+
+
+def mark_session(project: DesiredProject, home: Path, target: str) -> list[Command]:
+    """Ownership marks on orch's session: the project's name and id, and which ORCH_HOME made it (a
+    home that lost its store reads its id back only from its own sessions)."""
+    return [
+        ["set-option", "-t", target, "@orch_session_project", project.name],
+        ["set-option", "-t", target, "@orch_session_project_id", project.id],
+        ["set-option", "-t", target, "@orch_session_home", home_mark(home)],
+    ]
+
+
+def adopt_marks(project: DesiredProject, observed: Observed, home: Path) -> list[Command]:
+    """The id marks an older orch did not set, on the panes and session it made for `project` in the
+    project's own session (`observed` as `Observed.owned` gives it): nothing when all are marked."""
+    commands: list[Command] = []
+    sessions = set()
+    for pane in observed.agent_panes(project.name):
+        if not pane.project_id:
+            commands.append(["set-option", "-p", "-t", pane.pane_id, "@orch_project_id", project.id])
+        if pane.session_project == project.name and not pane.session_project_id and pane.session_id not in sessions:
+            sessions.add(pane.session_id)
+            commands += mark_session(project, home, pane.session_id)
+    return commands
+
+
+def home_mark(home: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(home).encode()).hexdigest()[:12]
 
 
 BRIEF_WAIT_S = 60.0  # for a fresh agent's prompt; well past delivery.STABLE_S, which agents without a known prompt need
@@ -97,12 +129,12 @@ class TmuxExecutor:
             if new_session:
                 commands.append(["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
                                  "-n", action.agent.name, *launch_args(desired, action.agent)])
-                commands.append(["set-option", "-t", target, "@orch_session_project", desired.name])
+                commands += mark_session(desired, self.home, target)
                 new_session = False
             else:
                 commands.append(["new-window", "-t", target, "-n", action.agent.name,
                                  *launch_args(desired, action.agent)])
-            commands += mark_agent_pane(desired.name, action.agent, target)
+            commands += mark_agent_pane(desired, action.agent, target)
         if not commands:
             return []
         now = time.time()
@@ -174,7 +206,7 @@ class TmuxExecutor:
         self._terminate(pane)
         self.tmux.run(
             ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(desired, agent)],
-            *mark_agent_pane(desired.name, agent, pane.pane_id),
+            *mark_agent_pane(desired, agent, pane.pane_id),
         )
 
     def _terminate(self, pane: ObservedPane) -> None:
