@@ -228,9 +228,10 @@ def _check_names(args: argparse.Namespace) -> None:
     """Every project name given on the command line is checked before any command touches disk."""
     from reconciler.names import check_name
 
-    for attribute in ("name", "project"):
-        if getattr(args, attribute, None) is not None:
-            check_name(getattr(args, attribute))
+    if getattr(args, "project", None) is not None:
+        check_name(args.project)
+    if args.command in ("status", "events", "sync") and args.name is not None:
+        check_name(args.name)
 
 
 def _error(args: argparse.Namespace, message: str, code: int) -> None:
