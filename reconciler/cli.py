@@ -33,13 +33,13 @@ environment:
 """
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(outputs: tuple[str, ...] = ("text", "json")) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
                         help="orch's state folder (env ORCH_HOME)")
     common.add_argument("--tmux-socket", default=argparse.SUPPRESS, metavar="NAME",
                         help="tmux server socket name, as tmux -L (env ORCH_TMUX_SOCKET)")
-    common.add_argument("-o", "--output", choices=("text", "json"), default=argparse.SUPPRESS,
+    common.add_argument("-o", "--output", choices=outputs, default=argparse.SUPPRESS,
                         help="output format (default text)")
     return common
 
@@ -188,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of writing it")
     service.add_parser("uninstall", parents=[common], help="remove the unit file and its enable link")
+
+    p = sub.add_parser(
+        "metrics", parents=[_common(("text", "json", "prometheus"))],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="check-in reliability and lateness, sync latency, restarts, credit holds, capacity",
+        description="The improvement spec's metrics, computed from the ledger and the event log.",
+        epilog="examples:\n  orch metrics                       every project, for a terminal\n"
+               "  orch metrics shop --since 24h -o json\n"
+               "  orch metrics --textfile /var/lib/node_exporter/textfile/orch.prom   (for node_exporter)")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--since", metavar="DUR", help="only what happened in the last DUR (90s, 25m, 2h, 7d)")
+    p.add_argument("--textfile", metavar="PATH",
+                   help="also write the Prometheus text format to PATH, atomically")
 
     command("schema", "print the manifest's JSON Schema")
     return parser
@@ -552,6 +565,29 @@ def cmd_events(args: argparse.Namespace) -> int:
     if args.follow:
         for event in store.follow_events(args.name, events[-1].id if events else 0):
             print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from reconciler import metrics
+    from reconciler.manifest.durations import parse_duration
+
+    since = None
+    if args.since:
+        try:
+            since = time.time() - parse_duration(args.since)
+        except ValueError as err:
+            raise UserError(f"--since: {err}") from None
+    document = metrics.collect_metrics(_context(args), args.name, since)
+    if args.textfile:
+        metrics.write_textfile(Path(args.textfile), metrics.prometheus(document))
+    if args.output == "prometheus":
+        sys.stdout.write(metrics.prometheus(document))
+    else:
+        _emit(args, document, metrics.text(document))
     return 0
 
 
