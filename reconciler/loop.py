@@ -22,6 +22,7 @@ from reconciler.locks import exclusive, project_lock
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.execute.lanes import Lanes
 from reconciler.model import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan
+from reconciler import session_state
 from reconciler.observe.tmux import observe
 from reconciler.plan import plan_destroy, plan_project
 from reconciler.state.store import ProjectRecord, Store
@@ -216,6 +217,7 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
         _sync_schedules(store, desired)
         if fire_checkins:
             _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(), lookahead, lanes)
+        session_state.refresh(ctx.home, store, desired, observed)
         store.record_applied(name, str(loaded.path), loaded.text, loaded.sha256, desired.session)
         _remember_desired(store, loaded, desired)
         return result
@@ -525,6 +527,8 @@ def destroy(ctx: Context, name: str) -> list:
         ledger.forget_schedules(store, name)
         ledger.forget_sync_record(store, name)
         store.forget_project(name)
+        if record is not None:
+            session_state.forget(ctx.home, name, record.id)
         store.record_event("project.destroyed", f"destroyed project {name}", project=name)
         return outcomes
 
