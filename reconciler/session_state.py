@@ -92,9 +92,7 @@ def refresh(home: Path, store, desired, observed, now: float | None = None) -> P
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
     holds = ledger.credit_holds(store, desired.name)
     active = {a.name: h for a in desired.agents if (h := effective_hold(a.name, holds, desired.credit_shared, now))}
-    last_checkins = {row[0]: row[1] for row in store.conn.execute(
-        "SELECT agent, MAX(typed_at) FROM firings WHERE project = ? AND state = 'submitted' GROUP BY agent",
-        (desired.name,)).fetchall()}
+    last_checkins = ledger.last_checkins(store, desired.name)
     project_path = desired.git.repo if desired.git is not None else str(Path(desired.manifest_path).parent)
 
     def content(heads: dict) -> dict[str, Any]:
