@@ -149,15 +149,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "then every word is the text")
 
     p = command("events", "print the audit log (one JSON object a line with -o json)",
-                "examples:\n  orch events shop\n  orch events --follow -o json")
+                "With no NAME: every project's events (and orch's own), in order.\n"
+                "examples:\n  orch events shop\n  orch events --follow -o json\n"
+                "  orch events shop --agent dev --kind checkin --kind agent.restarted")
     p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--agent", metavar="AGENT", help="only this agent's events")
+    p.add_argument("--kind", action="append", default=[], metavar="KIND",
+                   help="only events of this kind (agent.restarted) or family (sync); repeatable")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="last N events (default 50)")
 
     p = command("logs", "print the last lines an agent's pane shows",
-                "examples:\n  orch logs shop/dev\n  orch logs -p shop dev --lines 100")
+                "The watcher also saves a dead agent's history before restarting it (see `orch events`).\n"
+                "examples:\n  orch logs shop/dev\n  orch logs -p shop dev --lines 100\n  orch logs shop/dev --save")
     _agent_arguments(p)
     p.add_argument("--lines", "-n", type=int, default=30, metavar="N", help="how many lines (default 30)")
+    p.add_argument("--save", action="store_true",
+                   help="keep the pane's whole history in a file under the project folder; print its path")
 
     p = command("compat", "compatibility with the Tmux-Orchestrator scripts",
                 "`install DIR` writes schedule_with_note.sh and send-claude-message.sh into DIR (0755): thin\n"
@@ -406,7 +414,14 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from reconciler.agents import recent_output, resolve_agent
 
     project, agent = resolve_agent(args.agent, args.project)
-    lines = recent_output(_context(args), project, agent, args.lines)
+    ctx = _context(args)
+    if args.save:
+        from reconciler.agents import save_agent_history
+
+        path = save_agent_history(ctx, project, agent)
+        _emit(args, {"project": project, "agent": agent, "path": str(path)}, str(path))
+        return 0
+    lines = recent_output(ctx, project, agent, args.lines)
     if args.output == "json":
         print(json.dumps({"project": project, "agent": agent, "lines": lines}, indent=2))
     else:
@@ -559,11 +574,13 @@ def cmd_events(args: argparse.Namespace) -> int:
 
     ctx = _context(args)
     store = ctx.store()
-    events = store.events(args.name, limit=args.limit)
+    kinds = tuple(kind for value in args.kind for kind in value.split(",") if kind)
+    events = store.events(args.name, limit=args.limit, agent=args.agent, kinds=kinds)
     for event in events:
         print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
     if args.follow:
-        for event in store.follow_events(args.name, events[-1].id if events else 0):
+        newest = store.events(args.name, limit=1)  # follow from now, whatever the filter matched
+        for event in store.follow_events(args.name, newest[-1].id if newest else 0, agent=args.agent, kinds=kinds):
             print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
     return 0
 

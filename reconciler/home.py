@@ -63,3 +63,8 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def project_folder(home: Path, project: str, project_id: str) -> Path:
+    """ORCH_HOME/projects/<project>-<id>: a project's worktrees, saved logs and session_state.json."""
+    return home / "projects" / f"{project}-{project_id}"

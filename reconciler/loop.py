@@ -452,10 +452,22 @@ def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: O
         fact = facts.get(pane.agent)
         if fact is None or fact.seen_dead_pid != pane.pane_pid:
             store.update_agent(desired.name, pane.agent, seen_dead_at=now, seen_dead_pid=pane.pane_pid)
+            _save_last_screen(tmux, store, desired, pane)
     if any(p.dead_status is None for p in dead):
         tmux.run(["run-shell", "true"], check=False)  # a child's exit makes tmux reap all its children
         observed = observe(tmux)
     return observed
+
+
+def _save_last_screen(tmux: Tmux, store: Store, desired: DesiredProject, pane) -> None:
+    """Keep a dead agent's history before the restart clears it: the last screen of a crash is
+    what a person needs to see why it died."""
+    from reconciler.pane_logs import save_history
+
+    path = save_history(tmux, store.home, desired.name, desired.id, pane.agent, pane.pane_id)
+    if path is not None:
+        store.record_event("agent.log_saved", f"{pane.agent} died; its screen is kept in {path}",
+                           project=desired.name, agent=pane.agent, path=str(path))
 
 
 def _sync_schedules(store: Store, desired: DesiredProject) -> None:

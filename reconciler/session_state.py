@@ -21,14 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.home import private_dir, project_folder
+
 FILE = "session_state.json"
 REWRITE_S = 30.0
 
 _last_written: dict[Path, tuple[str, float]] = {}  # path -> (content without updated_at, when written)
-
-
-def project_folder(home: Path, project: str, project_id: str) -> Path:
-    return home / "projects" / f"{project}-{project_id}"
 
 
 def _local(ts: float | None) -> str | None:
@@ -114,8 +112,6 @@ def refresh(home: Path, store, desired, observed, now: float | None = None) -> P
 
 
 def _write_private(folder: Path, path: Path, text: str) -> None:
-    from reconciler.home import private_dir
-
     private_dir(folder)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{FILE}.", suffix=".tmp", dir=folder)  # 0600
     try:
