@@ -197,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of writing it")
     service.add_parser("uninstall", parents=[common], help="remove the unit file and its enable link")
 
+    p = command("import", "write a manifest for a tmux session started by hand or by the old scripts",
+                "One agent per window: name, command and folder read from tmux (and /proc for an agent\n"
+                "typed into a shell). Then `orch apply FILE --adopt` takes the windows over without\n"
+                "restarting them.\n"
+                "examples:\n  orch import my-team                   writes ./orch.yaml\n"
+                "  orch import my-team --file - | less   print it instead")
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument("--file", default="orch.yaml", metavar="PATH", help="where to write it ('-': stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     p = sub.add_parser(
         "metrics", parents=[_common(("text", "json", "prometheus"))],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -582,6 +592,24 @@ def cmd_events(args: argparse.Namespace) -> int:
         newest = store.events(args.name, limit=1)  # follow from now, whatever the filter matched
         for event in store.follow_events(args.name, newest[-1].id if newest else 0, agent=args.agent, kinds=kinds):
             print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reconciler import importer
+
+    windows = importer.read_session(_context(args).tmux, args.session)
+    text = importer.manifest_text(args.session, windows)
+    if args.file == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.file)
+    importer.write_manifest(path, text, args.force)
+    _emit(args, {"path": str(path.resolve()), "session": args.session, "agents": len(windows)},
+          f"wrote {path} ({len(windows)} agent(s) from session {args.session!r}); "
+          f"check it, then: orch apply {path} --adopt")
     return 0
 
 
