@@ -73,10 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                 "example:\n  orch plan orch.yaml --detailed-exitcode")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument("--adopt", action="store_true", help="show what `apply --adopt` would take over")
 
     p = command("apply", "converge tmux to the manifest once and register the project",
-                "example:\n  orch apply examples/quickstart/orch.yaml")
+                "examples:\n  orch apply examples/quickstart/orch.yaml\n"
+                "  orch import my-team && orch apply orch.yaml --adopt   take over a session started by hand")
     p.add_argument("file", metavar="FILE")
+    p.add_argument("--adopt", action="store_true",
+                   help="take over a session of the manifest's name that orch did not create: its windows\n"
+                        "named after agents (or their roles) are marked and kept running, never restarted")
     p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S",
                    help="seconds to wait for another orch working on the project (default 60)")
 
@@ -323,7 +328,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from reconciler.render import plan_document, plan_text
 
     ctx = _context(args)
-    desired, plan = plan_from_cache(ctx, args.file) or plan_for(ctx, load_manifest(args.file))
+    ctx.adopt = args.adopt
+    desired, plan = (None if args.adopt else plan_from_cache(ctx, args.file)) or plan_for(ctx, load_manifest(args.file))
     _warn(ctx)
     _emit(args, plan_document(plan), plan_text(plan, desired))
     if plan.problems:
@@ -338,6 +344,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     loaded = load_manifest(args.file)
     ctx = _context(args, args.lock_timeout)
+    ctx.adopt = args.adopt
     outcomes = converge(ctx, loaded)
     _warn(ctx)
     name = loaded.manifest.metadata.name

@@ -44,6 +44,7 @@ class Context:
     progress: Progress = lambda message: None
     notices: list[str] = field(default_factory=list)
     screens_seen: dict[str, str] = field(default_factory=dict)  # pane id -> digest of its last screen judged for credit
+    adopt: bool = False  # `apply --adopt`: take over a session of the manifest's name that orch did not create
     _store: Store | None = None
 
     @property
@@ -153,7 +154,7 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
 def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
     observed = observe(ctx.tmux)
     plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
-                        explain=explain_changes(store, desired))
+                        explain=explain_changes(store, desired), adopt=ctx.adopt)
     if desired.git is not None:
         from dataclasses import replace
 
@@ -416,7 +417,7 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
     for _ in range(MAX_PASSES):
         observed = notice_deaths(ctx.tmux, store, desired, observe(ctx.tmux))
         plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
-                            explain=explain_changes(store, desired))
+                            explain=explain_changes(store, desired), adopt=ctx.adopt)
         if plan.problems:
             raise UserError("\n".join(p.message for p in plan.problems))
         work = [a for a in plan.actions if not isinstance(a, DeferRestart)

@@ -42,3 +42,30 @@ def test_import_of_a_missing_session_says_so(orch, tmux_socket):
     result = orch("import", "nosuch")
     assert result.returncode == 1 and "no tmux session named 'nosuch'" in result.stderr
     assert orch("import", "../x").returncode == 1
+
+
+def pids(socket: str) -> dict[str, str]:
+    return dict(line.split("\t") for line in tmux(socket, "list-panes", "-s", "-t", "=team", "-F",
+                                                   "#{window_name}\t#{pane_pid}").splitlines())
+
+
+def test_apply_adopt_takes_the_windows_over_without_restarting_them(tmp_path, orch, tmux_socket):
+    hand_made_session(tmp_path, tmux_socket)
+    before = pids(tmux_socket)
+    target = tmp_path / "team.yaml"
+    assert orch("import", "team", "--file", str(target)).returncode == 0
+
+    refused = orch("apply", str(target))
+    assert refused.returncode == 1 and "belongs to not orch" in refused.stderr
+    preview = orch("plan", str(target), "--adopt")
+    assert preview.returncode == 0 and "adopted" in preview.stdout
+
+    adopted = orch("apply", str(target), "--adopt")
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    after = pids(tmux_socket)
+    assert after == {("dev-agent" if name == "Dev Agent" else name): pid for name, pid in before.items()}
+    status = orch.json("status", "team")["projects"][0]
+    assert {a["name"]: a["alive"] for a in status["agents"]} == {"dev-agent": True, "pm": True, "shell": True}
+    assert orch("plan", str(target), "--detailed-exitcode").returncode == 0  # converged: nothing to do
+    assert orch("apply", str(target)).returncode == 0 and pids(tmux_socket) == after
+    assert "agent.adopted" in orch("events", "team").stdout
