@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="keep converging until SIGTERM/SIGINT")
     p.add_argument("--interval", type=float, default=30.0, metavar="S",
                    help="full resync at least this often in watch mode (default 30)")
+    p.add_argument("--metrics-textfile", metavar="PATH",
+                   help="with --watch: keep `orch metrics` in Prometheus text format at PATH (every 15 s)")
     p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S")
 
     p = command("checkin", "schedule a one-off check-in for an agent, list or cancel check-ins",
@@ -448,6 +450,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from reconciler.render import pass_document
     from reconciler.watch import Watcher, reconcile_once
 
@@ -465,7 +469,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                 print(f"{result.project}: {item['op']} {item['target']}: {'ok' if item['ok'] else 'FAILED'} "
                       f"{item['result']}", flush=True)
 
-    return Watcher(ctx, args.files, args.interval, report).run()
+    textfile = Path(args.metrics_textfile) if args.metrics_textfile else None
+    return Watcher(ctx, args.files, args.interval, report, metrics_textfile=textfile).run()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

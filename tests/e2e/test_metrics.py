@@ -39,3 +39,12 @@ def test_metrics_refuse_a_bad_since_and_an_unknown_project(orch, orch_home):
     assert bad.returncode == 1 and "--since" in bad.stderr
     unknown = orch("metrics", "nosuch")
     assert unknown.returncode == 1 and "no project named 'nosuch'" in unknown.stderr
+
+
+def test_the_watcher_keeps_a_metrics_textfile(tmp_path, orch, tmux_socket, watchers):  # noqa: F811
+    manifest = toy_manifest(tmp_path, agents={"dev": ""})
+    assert orch("apply", str(manifest)).returncode == 0
+    textfile = tmp_path / "orch.prom"
+    watchers(str(manifest), "--metrics-textfile", str(textfile))
+    text = wait_until(lambda: textfile.exists() and textfile.read_text(), timeout=20, what="the textfile")
+    assert 'orch_agents{project="demo"} 1' in text and text.endswith("orch_projects 1\n")
