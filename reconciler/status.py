@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import UserError
-from reconciler.observe.tmux import observe
+from reconciler.observe.tmux import observe, pane_activity
 from reconciler.state import ledger
 from reconciler.timefmt import iso
 
@@ -57,6 +57,26 @@ def _worktrees(ctx, store, record, loaded) -> dict[str, dict[str, Any]]:
 
 
 
+def _manifest_error(record) -> str | None:
+    """Why the project's manifest file cannot be used now (the watcher keeps the last good version),
+    or None. Validated only when the file differs from what was applied, so a normal status is fast."""
+    import hashlib
+
+    try:
+        data = Path(record.manifest_path).read_bytes()
+    except OSError as err:
+        return f"{record.manifest_path}: cannot be read ({err.strerror}); running the last applied version"
+    if hashlib.sha256(data).hexdigest() == record.manifest_sha256:
+        return None
+    from reconciler.manifest.loader import ManifestError, load_manifest
+
+    try:
+        load_manifest(record.manifest_path)
+    except ManifestError as err:
+        return str(err).splitlines()[0]
+    return None
+
+
 def _watcher(row: tuple[int, float] | None, now: float) -> dict[str, Any] | None:
     """The watcher of a project, if its process still lives."""
     if row is None:
@@ -81,6 +101,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
     from reconciler.plan_checkins import effective_hold
 
     observed = observe(ctx.tmux)
+    activity = pane_activity(ctx.tmux) if observed.panes else {}
     watchers = ledger.watcher_rows(store)
     now = time.time()
     projects = []
@@ -100,6 +121,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         for schedule in ledger.schedules(store, record.name):
             moment = max(schedule.next_due, schedule.retry_after or 0.0)
             due[schedule.agent] = min(due.get(schedule.agent, moment), moment)
+        last_checkins = ledger.last_checkins(store, record.name)
         rows = []
         for agent, role in agents:
             pane, fact = panes.get(agent), facts.get(agent)
@@ -113,6 +135,8 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
                 "last_exit_status": pane.dead_status if pane and pane.dead else (fact.last_exit_status if fact else None),
                 "credit": {"exhausted": hold is not None, "until": iso(hold.until) if hold else None},
                 "next_checkin": iso(due.get(agent)),
+                "last_checkin": iso(last_checkins.get(agent)),
+                "last_activity": iso(activity.get(pane.pane_id)) if pane else None,
                 "worktree": worktrees.get(agent),
             })
         projects.append({
@@ -120,6 +144,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
             "session": record.session,
             "manifest": record.manifest_path,
             "watcher": _watcher(watchers.get(record.name), now),
+            "error": _manifest_error(record),
             "agents": rows,
         })
     return {"projects": projects}

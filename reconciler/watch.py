@@ -26,6 +26,7 @@ from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manif
 LOOKAHEAD_S = 0.05  # fire what is due this close, then wait for its exact moment inside the executor
 MIN_SLEEP_S = 0.005
 LANES_GRACE_S = 15.0
+METRICS_EVERY_S = 15.0
 
 
 def watcher_lock(home: Path, project: str) -> Path:
@@ -81,8 +82,10 @@ def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
 
 class Watcher:
     def __init__(self, ctx: Context, files: list[str], interval: float,
-                 report: Callable[[PassResult], None] = lambda result: None):
+                 report: Callable[[PassResult], None] = lambda result: None, metrics_textfile: Path | None = None):
         self.ctx = ctx
+        self.metrics_textfile = metrics_textfile
+        self.metrics_written = 0.0
         self.files = files
         self.interval = interval
         self.report = report
@@ -192,6 +195,7 @@ class Watcher:
                         waker.track(result.project, result.pids)
                         self.report(result)
                     ledger.heartbeat(store, self.watched, os.getpid(), self.started)
+                    self._refresh_metrics()
                     if self.stop.is_set():
                         break
                     waker.event.wait(max(MIN_SLEEP_S, wake_at - time.time() - LOOKAHEAD_S))
@@ -225,6 +229,19 @@ class Watcher:
         finally:
             if register and name in self.watched:
                 self._note_registered(name)
+
+    def _refresh_metrics(self) -> None:
+        """`--metrics-textfile`: the Prometheus text for node_exporter, at most every METRICS_EVERY_S
+        (the collector reads it on its own schedule; a fresher file costs CPU and shows nothing more)."""
+        if self.metrics_textfile is None or time.time() - self.metrics_written < METRICS_EVERY_S:
+            return
+        from reconciler import metrics
+
+        try:
+            metrics.write_textfile(self.metrics_textfile, metrics.prometheus(metrics.collect_metrics(self.ctx)))
+        except Exception as err:  # the watcher's work matters more than its figures
+            self.ctx.store().record_event("watch.error", f"metrics textfile: {type(err).__name__}: {err}")
+        self.metrics_written = time.time()
 
     def _delivered(self, project: str, outcomes: list, error: Exception | None) -> None:
         """A lane finished: say what it did, and plan what follows (the next check-in, a retry).

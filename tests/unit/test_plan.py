@@ -270,3 +270,24 @@ def test_another_homes_project_of_the_same_name_is_not_ours(observed, expected):
     killed = plan_destroy("shop", SESSION, Observed(observed).owned("shop", desired.id, SESSION)).actions
     assert all(a.pane.session_name == SESSION for a in killed)
     assert len(killed) == (0 if expected else 2)
+
+
+def hand_made(window_name: str, index: int) -> ObservedPane:
+    """A window of a session orch did not create: no marks at all."""
+    return replace(pane("", session_project="", index=index), window_name=window_name)
+
+
+def test_adopt_takes_over_windows_named_after_agents_or_their_roles_and_creates_the_rest():
+    desired = project(agent("pm"), replace(agent("dev-agent"), role="Dev Agent"), agent("qa"))
+    observed = Observed((hand_made("Dev Agent", 0), hand_made("pm", 1), hand_made("htop", 2)))
+    plan = plan_project(desired, observed, {}, NOW, adopt=True)
+    assert plan.problems == ()
+    assert kinds(plan) == [("AdoptSession", f"session {SESSION}"), ("AdoptWindow", "window dev-agent"),
+                           ("AdoptWindow", "window pm"), ("CreateWindow", "window qa")]
+    assert "renamed from 'Dev Agent'" in plan.actions[1].reason  # htop matches no agent: left alone
+
+
+def test_adopt_never_takes_a_session_another_project_owns():
+    observed = Observed((pane("", session_project="blog"),))
+    plan = plan_project(project(agent("pm")), observed, {}, NOW, adopt=True)
+    assert plan.actions == () and "belongs to orch project 'blog'" in plan.problems[0].message
