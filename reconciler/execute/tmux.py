@@ -191,7 +191,7 @@ class TmuxExecutor:
 
         result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
                          lock_file=delivery_lock(self.home, action.project, action.agent.name),
-                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile)
+                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, pid=action.pane.pane_pid)
         if result.held:
             return Outcome(action, True, result.reason)
         if result.ok:
