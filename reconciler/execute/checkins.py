@@ -27,7 +27,7 @@ from reconciler.plan_credit import judge_credit, marker_tag, new_output
 from reconciler.state import ledger
 from reconciler.state.store import Store
 from reconciler.timefmt import iso, local_zone_name
-from reconciler.tmux import Tmux
+from reconciler.tmux import Tmux, batches
 
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
@@ -70,7 +70,7 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
                    seen: dict[str, str]) -> list[CreditHold]:
     """Every pass: does a live agent's screen show a new out-of-credit notice? (`orch status` tells.)
 
-    One tmux process captures every live agent's screen; a screen whose text is the same as
+    One tmux process captures every live agent's screen (more only past tmux's command size); a screen whose text is the same as
     at the last look (`seen`: pane id -> digest, kept by the caller between passes) is not
     judged again: the same text gives the same answer.
     """
@@ -78,11 +78,11 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
     if not live:
         return []
     separator = "orch-screen-" + secrets.token_hex(8)
-    commands = []
-    for pane in live.values():
-        commands += [["display-message", "-p", "-t", pane.pane_id, f"{separator} {pane.pane_id}"],
-                     ["capture-pane", "-p", "-t", pane.pane_id]]
-    captured = tmux.run(*commands, check=False).stdout  # a pane gone meanwhile ends the chain: seen next pass
+    groups = [[["display-message", "-p", "-t", pane.pane_id, f"{separator} {pane.pane_id}"],
+               ["capture-pane", "-p", "-t", pane.pane_id]] for pane in live.values()]
+    captured = "".join(  # a pane gone meanwhile ends its chain: seen next pass
+        tmux.run(*(command for index in batch for command in groups[index]), check=False).stdout
+        for batch in batches(groups))
     screens = {}
     for chunk in captured.split(separator + " ")[1:]:
         pane_id, _, text = chunk.partition("\n")
