@@ -41,10 +41,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,7 +54,8 @@ if str(REPO) not in sys.path:  # so `reconciler` imports even from a plain check
     sys.path.insert(0, str(REPO))
 
 from benchmarks.rig import (  # noqa: E402  (the path above first)
-    Rig, cpu_seconds, distribution_ms, install_signal_handlers, isolate_environment, log, median_ms, ratio,
+    run_and_print,
+    Rig, cpu_seconds, distribution_ms, environment, isolate_environment, log, median_ms, ratio,
     wait_until,
 )
 
@@ -246,7 +245,7 @@ def bench_due_query(work: Path, runs: int) -> dict[str, Any]:
 # -- report --------------------------------------------------------------------------------------
 
 
-def summarize(lateness: dict, idle: dict, due: dict, reference: dict, quick: bool, load: list[float]) -> dict:
+def summarize(lateness: dict, idle: dict, due: dict, reference: dict, quick: bool, load_before: float) -> dict:
     agent = lateness["agent_log_minus_due"]
     idle_default = next((r for r in idle["runs"] if r["interval_s"] == 30), None)
     type_ms = reference["type_text_and_enter_one_tmux_process_ms"]
@@ -254,10 +253,7 @@ def summarize(lateness: dict, idle: dict, due: dict, reference: dict, quick: boo
     p50 = agent["p50_ms"]
     return {
         "quick": quick,
-        "environment": {"python": platform.python_version(),
-                        "tmux": subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip(),
-                        "cpus": os.cpu_count(), "platform": platform.platform(),
-                        "loadavg_1m_before_after": load},
+        "environment": environment(load_before, tmux=["tmux", "-V"]),
         "lateness": lateness,
         "idle_cpu": idle,
         "due_query": due,
@@ -389,53 +385,47 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="orch-bench-checkins-"))
     isolate_environment(work)
-    install_signal_handlers()
     rigs: list[Rig] = []
     load_before = os.getloadavg()[0]
-    try:
-        rig = Rig(work / "lateness")
-        rigs.append(rig)
-        log(f"benchmarking in {work} on tmux server {rig.socket}")
-        empty_dist = distribution_ms([])
-        lateness: dict[str, Any] = {"agents": 0, "every_s": [], "watcher_exit": None, "firings": 0,
-                                    "firings_missing_from_agent_logs": 0, "firings_missed_at_start_excluded": 0,
-                                    "states": {}, "agent_log_minus_due": empty_dist, "typed_at_minus_due": empty_dist,
-                                    "paste_minus_due_from_event": empty_dist, "later_than_1s": 0}
-        if "lateness" in parts:
-            lateness = bench_lateness(rig, firings)
-        reference = bench_reference(rig, 50 if args.quick else 200)
-        rig.close()
-        idle: dict[str, Any] = {"runs": []}
-        if "idle" in parts:
-            rig = Rig(work / "idle")
+
+    def measure() -> dict[str, Any]:
+        try:
+            rig = Rig(work / "lateness")
             rigs.append(rig)
-            log(f"  idle: 3 projects x 10 agents on tmux server {rig.socket}")
-            idle = bench_idle(rig, idle_seconds, warmup, [30, 5])
+            log(f"benchmarking in {work} on tmux server {rig.socket}")
+            empty_dist = distribution_ms([])
+            lateness: dict[str, Any] = {
+                "agents": 0, "every_s": [], "watcher_exit": None, "firings": 0, "firings_missing_from_agent_logs": 0,
+                "firings_missed_at_start_excluded": 0, "states": {}, "agent_log_minus_due": empty_dist,
+                "typed_at_minus_due": empty_dist, "paste_minus_due_from_event": empty_dist, "later_than_1s": 0}
+            if "lateness" in parts:
+                lateness = bench_lateness(rig, firings)
+            reference = bench_reference(rig, 50 if args.quick else 200)
             rig.close()
-        due = {k: None for k in ("raw_indexed_select_due_ms", "raw_select_min_next_due_ms",
-                                 "ledger_schedules_one_project_of_10000_ms",
-                                 "ledger_earliest_due_one_project_of_10000_ms",
-                                 "ledger_schedules_10_of_10000_in_1000_projects_ms",
-                                 "ledger_earliest_due_10_of_10000_in_1000_projects_ms",
-                                 "ledger_earliest_due_all_1000_projects_ms")}
-        due.update(schedules=10_000, runs=0, raw_rows_due=0, raw_query_plan="")
-        if "due" in parts:
-            log(f"  due query: {query_runs} runs")
-            due = bench_due_query(work, query_runs)
-        summary = summarize(lateness, idle, due, reference, args.quick,
-                            [round(load_before, 2), round(os.getloadavg()[0], 2)])
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        for rig in rigs:
-            rig.close()
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(render_table(summary))
-    return 0
+            idle: dict[str, Any] = {"runs": []}
+            if "idle" in parts:
+                rig = Rig(work / "idle")
+                rigs.append(rig)
+                log(f"  idle: 3 projects x 10 agents on tmux server {rig.socket}")
+                idle = bench_idle(rig, idle_seconds, warmup, [30, 5])
+                rig.close()
+            due = {k: None for k in ("raw_indexed_select_due_ms", "raw_select_min_next_due_ms",
+                                     "ledger_schedules_one_project_of_10000_ms",
+                                     "ledger_earliest_due_one_project_of_10000_ms",
+                                     "ledger_schedules_10_of_10000_in_1000_projects_ms",
+                                     "ledger_earliest_due_10_of_10000_in_1000_projects_ms",
+                                     "ledger_earliest_due_all_1000_projects_ms")}
+            due.update(schedules=10_000, runs=0, raw_rows_due=0, raw_query_plan="")
+            if "due" in parts:
+                log(f"  due query: {query_runs} runs")
+                due = bench_due_query(work, query_runs)
+            return summarize(lateness, idle, due, reference, args.quick, load_before)
+        finally:
+            for rig in rigs:
+                rig.close()
+            shutil.rmtree(work, ignore_errors=True)
+
+    return run_and_print(measure, render_table, args.json)
 
 
 if __name__ == "__main__":

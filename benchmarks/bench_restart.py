@@ -27,7 +27,6 @@ and the watcher's pass interval. Nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -45,7 +44,8 @@ if str(REPO) not in sys.path:  # so `reconciler` imports even from a plain check
     sys.path.insert(0, str(REPO))
 
 from benchmarks.rig import (  # noqa: E402  (the path above first)
-    Rig, cpu_seconds, distribution_ms, install_signal_handlers, isolate_environment, log, median_ms, ratio,
+    run_and_print,
+    Rig, cpu_seconds, distribution_ms, isolate_environment, log, median_ms, ratio,
     wait_until,
 )
 from reconciler.observe.liveness import process_start  # noqa: E402
@@ -265,14 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is not installed")
-    install_signal_handlers()
-    try:
-        summary = run(args.kills, args.idle_seconds, args.seed)
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    print(json.dumps(summary, indent=2) if args.json else render(summary))
-    return 0
+    return run_and_print(lambda: run(args.kills, args.idle_seconds, args.seed), render, args.json)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import secrets
 import shutil
@@ -36,14 +37,69 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def find_tool(name: str) -> str:
+def find_tool(name: str, required: bool = True) -> str | None:
+    """A console script of this interpreter's environment (or the checkout's .venv, or PATH)."""
     for candidate in (BIN / name, REPO / ".venv" / "bin" / name):
         if candidate.exists():
             return str(candidate)
     found = shutil.which(name)
-    if found is None:
+    if found is None and required:
         raise SystemExit(f"{name} is not installed in this interpreter's environment (pip install -e .)")
     return found
+
+
+CALLER_ONLY = ("TMUX", "TMUX_PANE", "XDG_STATE_HOME", "XDG_CONFIG_HOME")  # never passed to what we measure
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the caller's tmux client, ORCH_* or XDG folders."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_") and k not in CALLER_ONLY}
+    env.update(extra)
+    return env
+
+
+def isolate_environment(work: Path) -> Path:
+    """No ORCH_*, tmux or XDG variables from the caller; a HOME of our own (returned) and /bin/sh,
+    for in-process code too."""
+    for key in [k for k in os.environ if k.startswith("ORCH_") or k in CALLER_ONLY]:
+        del os.environ[key]
+    user_home = work / "user-home"
+    user_home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(HOME=str(user_home), SHELL="/bin/sh")
+    return user_home
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP unwind like Ctrl-C, so every `finally` cleans up its servers and folders."""
+    def on_signal(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+
+def tool_version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, env=clean_env())
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "missing"
+
+
+def environment(load_before: float, **tools: list[str]) -> dict[str, Any]:
+    """Where the figures were taken: versions (`tools`: name -> argv), CPUs, and how busy the
+    machine was before and after (other work shifts every number)."""
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            **{name: tool_version(argv) for name, argv in tools.items()},
+            "loadavg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+                "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+                "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+# -- timing, percentiles, ratios, waiting --------------------------------------------------------
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
@@ -78,6 +134,91 @@ def distribution_ms(values_s: list[float]) -> dict[str, Any]:
             "min_ms": ms(min(values_s) if values_s else None)}
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(utime+stime, cutime+cstime) of a live process, in seconds, from /proc/<pid>/stat."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state is fields[0]
+    tick = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(fields[i]) for i in (11, 12, 13, 14))
+    return (utime + stime) / tick, (cutime + cstime) / tick
+
+
+def median_ms(fn: Callable[[], Any], runs: int, warmup: int | None = None) -> float:
+    """Median wall time of `fn()` in ms over `runs`, after `warmup` untimed calls (default: up to 20)."""
+    for _ in range(min(20, runs) if warmup is None else warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter_ns()
+        fn()
+        samples.append(time.perf_counter_ns() - start)
+    return round(statistics.median(samples) / 1e6, 4)
+
+
+def ratio(x: float | None, y: float | None) -> float | None:
+    return round(x / y, 3) if x is not None and y else None
+
+
+def process_kind(argv: Any) -> str:
+    """`git status`, `git rebase`, `tmux list-panes`, ... for the argv of a process started."""
+    words = os.fsdecode(argv).split() if isinstance(argv, (str, bytes, os.PathLike)) else [os.fsdecode(a) for a in argv]
+    tool = os.path.basename(words[0]) if words else "?"
+    rest = words[1:]
+    while rest and rest[0].startswith("-"):  # git -c X / --no-optional-locks, tmux -L NAME
+        takes_value = rest[0] in ("-c", "-C", "-L", "-S", "-f")
+        rest = rest[2:] if takes_value else rest[1:]
+    return f"{tool} {rest[0]}" if rest else tool
+
+
+# -- private tmux servers --------------------------------------------------------------------------
+
+
+def socket_path(name: str) -> Path:
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / name
+
+
+def kill_server(name: str, tmux: str = "tmux", timeout: float = 5.0) -> None:
+    """Kill the `-L name` server, wait until nobody listens on its socket (so it has exited
+    before the next timed run), and remove the socket file tmux leaves behind."""
+    subprocess.run([tmux, "-L", name, "kill-server"], capture_output=True, env=clean_env())
+    path = socket_path(name)
+    deadline = time.monotonic() + timeout
+    while path.exists() and time.monotonic() < deadline:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            break
+        finally:
+            probe.close()
+        time.sleep(0.01)
+    path.unlink(missing_ok=True)
+
+
+class Servers:
+    """Hands out fresh `-L` socket names and kills every server it handed out."""
+
+    def __init__(self, prefix: str = "orch-bench") -> None:
+        self.prefix = f"{prefix}-{secrets.token_hex(4)}"
+        self.names: list[str] = []
+        self.live: set[str] = set()
+        self.tmux = shutil.which("tmux") or "tmux"
+
+    def new(self) -> str:
+        name = f"{self.prefix}-{len(self.names)}"
+        self.names.append(name)
+        self.live.add(name)
+        return name
+
+    def kill(self, name: str) -> None:
+        self.live.discard(name)
+        kill_server(name, self.tmux)
+
+    def kill_all(self) -> None:
+        for name in sorted(self.live):
+            self.kill(name)
+
+
 # -- the rig: a private tmux server, temporary homes, toy-agent projects, watchers --------------
 
 
@@ -110,10 +251,7 @@ class Rig:
         self.orch = find_tool("orch")
         self.toyagent = find_tool("orch-toyagent")
         self.tmux_bin = shutil.which("tmux") or "tmux"
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("ORCH_") and k not in ("TMUX", "TMUX_PANE", "XDG_STATE_HOME",
-                                                               "XDG_CONFIG_HOME")}
-        self.env.update(HOME=str(self.user_home), SHELL="/bin/sh", ORCH_HOME=str(self.home),
+        self.env = clean_env(HOME=str(self.user_home), SHELL="/bin/sh", ORCH_HOME=str(self.home),
                         ORCH_TMUX_SOCKET=self.socket, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
         self.projects: dict[str, Path] = {}  # name -> folder (manifest and logs/)
         self.watchers: list[subprocess.Popen] = []
@@ -225,16 +363,12 @@ class Rig:
     # -- tmux ----------------------------------------------------------------------------------
 
     def tmux(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in self.env.items() if k not in ("TMUX", "TMUX_PANE")}
         return subprocess.run([self.tmux_bin, "-L", self.socket, *args], capture_output=True, text=True,
-                              env=env, check=check)
+                              env=self.env, check=check)
 
     def server_pid(self) -> int | None:
         out = self.tmux("display-message", "-p", "#{pid}").stdout.strip()
         return int(out) if out.isdigit() else None
-
-    def socket_path(self) -> Path:
-        return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.socket
 
     def client_processes(self, needle: str) -> list[int]:
         """Pids of live processes whose command line names our tmux socket and `needle`."""
@@ -258,58 +392,18 @@ class Rig:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        path = self.socket_path()
-        self.tmux("kill-server")
-        deadline = time.monotonic() + 5.0  # wait until nobody listens, then remove the socket file
-        while path.exists() and time.monotonic() < deadline:
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(str(path))
-            except OSError:
-                break
-            finally:
-                probe.close()
-            time.sleep(0.02)
-        path.unlink(missing_ok=True)
+        kill_server(self.socket, self.tmux_bin)
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(utime+stime, cutime+cstime) of a live process, in seconds, from /proc/<pid>/stat."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state is fields[0]
-    tick = os.sysconf("SC_CLK_TCK")
-    utime, stime, cutime, cstime = (int(fields[i]) for i in (11, 12, 13, 14))
-    return (utime + stime) / tick, (cutime + cstime) / tick
-
-
-def median_ms(fn: Callable[[], Any], runs: int) -> float:
-    for _ in range(min(20, runs)):
-        fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        fn()
-        samples.append(time.perf_counter_ns() - start)
-    return round(statistics.median(samples) / 1e6, 4)
-
-
-def ratio(x: float | None, y: float | None) -> float | None:
-    return round(x / y, 3) if x is not None and y else None
-
-
-def isolate_environment(work: Path) -> None:
-    """No ORCH_* or tmux variables from the caller; a HOME of our own for in-process code too."""
-    for key in [k for k in os.environ if k.startswith("ORCH_") or k in ("TMUX", "TMUX_PANE", "XDG_STATE_HOME",
-                                                                           "XDG_CONFIG_HOME")]:
-        del os.environ[key]
-    user_home = work / "user-home"
-    user_home.mkdir(parents=True, exist_ok=True)
-    os.environ.update(HOME=str(user_home), SHELL="/bin/sh")
-
-
-def install_signal_handlers() -> None:
-    def on_signal(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+def run_and_print(measure: Callable[[], dict[str, Any]], render: Callable[[dict[str, Any]], str],
+                  as_json: bool) -> int:
+    """Run `measure()` (its own `finally` cleans up) with SIGTERM/SIGHUP unwinding like Ctrl-C, then
+    print its summary as one JSON document or as `render`'s table; 130 when interrupted."""
+    install_signal_handlers()
+    try:
+        summary = measure()
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    print(json.dumps(summary, indent=2) if as_json else render(summary))
+    return 0
