@@ -1,7 +1,7 @@
 """The `orch` command line: parse arguments, call the loop, render text or JSON. Nothing else.
 
 Imports are lazy: each command loads only what its path needs, so `orch plan` on a
-converged project never imports deepdiff, GitPython or libtmux.
+converged project never imports deepdiff.
 """
 
 from __future__ import annotations

@@ -526,8 +526,9 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
     firings = ledger.open_firings(store, desired.name)
     if lanes is not None:  # an agent whose lane is busy is left alone: its own delivery settles its firing
         now = time.time()
-        panes = {agent: pane for agent, pane in panes.items() if not lanes.busy(desired.name, agent, now)}
-        firings = [f for f in firings if not lanes.busy(desired.name, f.agent, now)]
+        busy = {agent for agent in {*panes, *(f.agent for f in firings)} if lanes.busy(desired.name, agent, now)}
+        panes = {agent: pane for agent, pane in panes.items() if agent not in busy}
+        firings = [f for f in firings if f.agent not in busy]
         result.wake_at = _earliest(result.wake_at, lanes.next_free())
     now = time.time()
     actions = plan_checkins(desired, ledger.schedules(store, desired.name), firings,

@@ -80,6 +80,16 @@ def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
     return results
 
 
+def projects_to_pass(watched: list[str], due: dict[str, float], delivered: set[str], every_project: bool,
+                     now: float) -> list[str]:
+    """Which projects this wake-up converges: all of them after a poke, tmux's hook, a death or the
+    resync; otherwise only those whose own next moment has come or whose lane just finished (ten
+    projects need not be reconciled for one project's check-in)."""
+    if every_project:
+        return list(watched)
+    return [name for name in watched if name in delivered or due.get(name, 0.0) <= now + LOOKAHEAD_S]
+
+
 class Watcher:
     def __init__(self, ctx: Context, files: list[str], interval: float,
                  report: Callable[[PassResult], None] = lambda result: None, metrics_textfile: Path | None = None):
@@ -96,6 +106,8 @@ class Watcher:
         self.locks = ExitStack()
         self.waker = None
         self.lanes = None
+        self.pending: set[str] = set()  # projects whose lane finished a delivery since the last pass
+        self.pending_lock = threading.Lock()
 
     # -- ownership ---------------------------------------------------------------------------------
 
@@ -179,7 +191,10 @@ class Watcher:
         self._install_signal_handlers(waker)
         sync_lane = threading.Thread(target=self._sync_lane, args=(waker.subscribe(),), name="git-sync", daemon=True)
         sync_lane.start()
+        everything = waker.subscribe()  # set by a poke, tmux's hook or a death: any project may need a pass
+        everything.set()
         next_resync = 0.0
+        due: dict[str, float] = {}  # project -> when its last pass wants the next one
         try:
             with ThreadPoolExecutor(max_workers=max(1, min(8, len(self.watched) or 1))) as pool:
                 while not self.stop.is_set():
@@ -188,12 +203,17 @@ class Watcher:
                     if now >= next_resync:
                         self._adopt_new_projects()
                         next_resync = now + self.interval
-                    wake_at = next_resync
-                    for result in pool.map(self._pass, list(self.watched)):
-                        if result.wake_at is not None:
-                            wake_at = min(wake_at, result.wake_at)
+                        everything.set()
+                    with self.pending_lock:
+                        delivered, self.pending = self.pending, set()
+                    every_project = everything.is_set()
+                    everything.clear()
+                    names = projects_to_pass(list(self.watched), due, delivered, every_project, now)
+                    for result in pool.map(self._pass, names):
+                        due[result.project] = result.wake_at if result.wake_at is not None else next_resync
                         waker.track(result.project, result.pids)
                         self.report(result)
+                    wake_at = min([next_resync, *(due.get(n, next_resync) for n in self.watched)])
                     ledger.heartbeat(store, self.watched, os.getpid(), self.started)
                     self._refresh_metrics()
                     if self.stop.is_set():
@@ -253,7 +273,9 @@ class Watcher:
             except Exception:
                 pass
         self.report(PassResult(project, outcomes))
-        self.waker.event.set()
+        with self.pending_lock:
+            self.pending.add(project)
+        self.waker.event.set()  # the pass loop only: not `everything`, not the git lane
 
     def _sync_lane(self, wake: threading.Event) -> None:
         """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""

@@ -7,8 +7,10 @@ then the screen must show that the text left the input box, and Enter is retried
 number of times. Before pasting we wait while the pane is in copy mode (left with `cancel`,
 never Escape), while a menu or dialog is open, and while someone else's text sits in the
 input box. Before every Enter the screen is looked at again: a menu that opened meanwhile
-stops the delivery (an Enter would pick its highlighted option). One delivery at a time per
-agent, across processes, through a lock under ORCH_HOME.
+stops the delivery (an Enter would pick its highlighted option). A delivery planned for one
+process (`pid`) types and presses nothing once another runs in the pane (a restart reuses the
+pane): it is held, so nothing is recorded against the old process and the next pass plans for
+the new one. One delivery at a time per agent, across processes, through a lock under ORCH_HOME.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ VERIFY_S = 1.5
 ENTER_ATTEMPTS = 3
 STABLE_S = 5.0  # an unrecognised screen that stays still this long is taken as ready (agents without a known prompt)
 MENU_OPENED = "a menu or dialog opened in the agent during the delivery: nothing more was typed"
+REPLACED = "the agent was restarted since this delivery was planned: nothing more was typed"
 
 
 @dataclass(frozen=True)
@@ -47,15 +50,21 @@ Guard = Callable[[Screen], "str | None"]
 def snapshot(tmux: Tmux, pane_id: str) -> Screen | None:
     """The pane's visible screen, cursor and mode in one tmux process; None if the pane is gone."""
     result = tmux.run(
-        ["display-message", "-p", "-t", pane_id, "#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}"],
+        ["display-message", "-p", "-t", pane_id,
+         "#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}\t#{pane_pid}"],
         ["capture-pane", "-p", "-e", "-t", pane_id],
         check=False,
     )
     if result.returncode != 0:
         return None
     head, _, body = result.stdout.partition("\n")
-    dead, in_mode, cursor_x, cursor_y = (head.split("\t") + ["0"] * 4)[:4]
-    return parse_capture(body, int(cursor_x or 0), int(cursor_y or 0), dead == "1", in_mode == "1")
+    dead, in_mode, cursor_x, cursor_y, pid = (head.split("\t") + ["0"] * 5)[:5]
+    return parse_capture(body, int(cursor_x or 0), int(cursor_y or 0), dead == "1", in_mode == "1", int(pid or 0))
+
+
+def replaced(screen: Screen, pid: int) -> bool:
+    """Does another process than the planned one (`pid`; 0: any) run in the pane?"""
+    return bool(pid) and screen.pid != pid
 
 
 def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen | None, str]:
@@ -90,13 +99,13 @@ def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen |
 
 
 def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, tag: str = "", ready_timeout: float = 15.0,
-            lock_timeout: float = 120.0, guard: Guard | None = None) -> Delivery:
+            lock_timeout: float = 120.0, guard: Guard | None = None, pid: int = 0) -> Delivery:
     """Paste `text` (then ` tag`), press Enter, and confirm from the screen that it was submitted.
 
     `tag` marks a check-in (`[orch:xxxxxx]`); when it already sits in the input box (an earlier
     attempt that was typed but not submitted) only Enter is pressed, never a second paste.
     `guard(screen)` runs on the ready screen just before typing; a reason it returns holds
-    the delivery back (nothing is typed).
+    the delivery back (nothing is typed). `pid`: the process it was planned for (0: any).
     """
     from filelock import FileLock, Timeout
 
@@ -105,23 +114,27 @@ def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, tag: str = 
             if tag:
                 leftover = snapshot(tmux, pane_id)
                 if leftover is not None and not leftover.dead and tag in input_region(leftover):
-                    return press_enter_until_submitted(tmux, pane_id, leftover)
-            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard)
+                    return press_enter_until_submitted(tmux, pane_id, leftover, pid)
+            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard, pid)
     except Timeout:
         return Delivery(False, f"another delivery to this agent held {lock_file} for {lock_timeout:.0f}s")
 
 
 def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout: float,
-                    guard: Guard | None) -> Delivery:
+                    guard: Guard | None, pid: int) -> Delivery:
     before, why = wait_until_ready(tmux, pane_id, ready_timeout)
     if before is None:
         return Delivery(False, why)
+    if replaced(before, pid):
+        return Delivery(False, REPLACED, held=True)
     held = guard(before) if guard is not None else None
     if held:
         return Delivery(False, held, held=True)
     typed_at = time.time()
     after = before
     for index, part in enumerate((text, f" {tag}") if tag else (text,)):
+        if index and replaced(after, pid):
+            return Delivery(False, REPLACED, held=True, typed_at=typed_at)
         failed = _paste(tmux, pane_id, part)
         if failed:
             return Delivery(False, failed, typed_at=typed_at if index else None)
@@ -131,8 +144,8 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout
         if menu_open(after):
             return Delivery(False, MENU_OPENED, typed_at=typed_at)
     time.sleep(SETTLE_S)
-    result = press_enter_until_submitted(tmux, pane_id, after)
-    return Delivery(result.ok, result.reason, result.enters, typed_at=typed_at)
+    result = press_enter_until_submitted(tmux, pane_id, after, pid)
+    return Delivery(result.ok, result.reason, result.enters, result.held, typed_at=typed_at)
 
 
 def _paste(tmux: Tmux, pane_id: str, text: str) -> str | None:
@@ -149,15 +162,18 @@ def _paste(tmux: Tmux, pane_id: str, text: str) -> str | None:
     return f"tmux could not paste: {pasted.stderr.strip()}"
 
 
-def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen) -> Delivery:
+def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen, pid: int = 0) -> Delivery:
     """Enter, then watch the screen; again (a bounded number of times) while the text stays put.
 
     Before each Enter the screen is read again: a menu or dialog that opened meanwhile would
-    take the Enter as its answer, so the delivery stops there and types nothing more."""
+    take the Enter as its answer, and a process other than `pid` never got the text, so the
+    delivery stops there and types nothing more."""
     for enter in range(1, ENTER_ATTEMPTS + 1):
         now = _screen_for_enter(tmux, pane_id)
         if now is None or now.dead:
             return Delivery(False, "the agent exited during delivery", enter - 1)
+        if replaced(now, pid):
+            return Delivery(False, REPLACED, enter - 1, held=True)
         if menu_open(now):
             return Delivery(False, MENU_OPENED, enter - 1)
         tmux.run(["send-keys", "-t", pane_id, "Enter"], check=False)

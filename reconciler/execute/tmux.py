@@ -1,7 +1,7 @@
 """Carry out tmux actions: small, idempotent steps, each recorded as an event.
 
-All window creations of one plan go to tmux as one chained command (one process for ten
-windows). Removals end the agent's whole process tree first. One failing action never stops
+All window creations of one plan go to tmux as chained commands, as few as tmux's command
+size allows (one process for ten windows, two for forty). Removals end the agent's whole process tree first. One failing action never stops
 the others: each outcome is reported separately.
 """
 
@@ -20,7 +20,7 @@ from reconciler.model import (
     DesiredProject, KillWindow, Observed, ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
-from reconciler.tmux import Command, Tmux, TmuxError, escape_format
+from reconciler.tmux import Command, Tmux, TmuxError, batches, escape_format
 
 WINDOW_WIDTH, WINDOW_HEIGHT = "220", "50"
 
@@ -119,40 +119,45 @@ class TmuxExecutor:
     # -- creation, batched ------------------------------------------------------------------
 
     def _create(self, creations: list[Action], desired: DesiredProject) -> list[Outcome]:
+        """Each window's creation and marks as one group; the groups chained into as few tmux
+        processes as tmux's command size allows (the session's own, first, with the first window)."""
         session = desired.session
         target = f"={session}:"
-        commands: list[Command] = []
-        new_session = any(isinstance(a, CreateSession) for a in creations)
-        for action in creations:
-            if not isinstance(action, CreateWindow):
-                continue
-            if new_session:
-                commands.append(["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
-                                 "-n", action.agent.name, *launch_args(desired, action.agent)])
-                commands += mark_session(desired, self.home, target)
-                new_session = False
+        session_action = next((a for a in creations if isinstance(a, CreateSession)), None)
+        windows = [a for a in creations if isinstance(a, CreateWindow)]
+        groups: list[tuple[list[Action], list[Command]]] = []
+        for index, action in enumerate(windows):
+            if index == 0 and session_action is not None:
+                owners: list[Action] = [session_action, action]
+                commands: list[Command] = [
+                    ["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
+                     "-n", action.agent.name, *launch_args(desired, action.agent)],
+                    *mark_session(desired, self.home, target)]
             else:
-                commands.append(["new-window", "-t", target, "-n", action.agent.name,
-                                 *launch_args(desired, action.agent)])
-            commands += mark_agent_pane(desired, action.agent, target)
-        if not commands:
-            return []
-        now = time.time()
-        try:
-            self.tmux.run(*commands)
-        except TmuxError as err:
-            return [Outcome(action, False, str(err)) for action in creations]
+                owners, commands = [action], [["new-window", "-t", target, "-n", action.agent.name,
+                                               *launch_args(desired, action.agent)]]
+            groups.append((owners, commands + mark_agent_pane(desired, action.agent, target)))
         outcomes = []
-        for action in creations:
-            if isinstance(action, CreateWindow):
-                self.store.update_agent(desired.name, action.agent.name, started_at=now, crash_streak=0,
-                                        briefed_pane=None, briefed_pid=None, spec=spec_json(action.agent))
-                self._event(action, "agent.created", f"created window {action.agent.name}",
-                            command=action.agent.command, cwd=action.agent.cwd)
-            else:
-                self._event(action, "session.created", f"created session {session}")
-            outcomes.append(Outcome(action, True, "created"))
+        for batch in batches([commands for _, commands in groups]):
+            owners = [action for index in batch for action in groups[index][0]]
+            now = time.time()
+            try:
+                self.tmux.run(*(command for index in batch for command in groups[index][1]))
+            except TmuxError as err:
+                outcomes += [Outcome(action, False, str(err)) for action in owners]
+                continue
+            outcomes += [self._created(action, desired, now) for action in owners]
         return outcomes
+
+    def _created(self, action: Action, desired: DesiredProject, now: float) -> Outcome:
+        if isinstance(action, CreateWindow):
+            self.store.update_agent(desired.name, action.agent.name, started_at=now, crash_streak=0,
+                                    briefed_pane=None, briefed_pid=None, spec=spec_json(action.agent))
+            self._event(action, "agent.created", f"created window {action.agent.name}",
+                        command=action.agent.command, cwd=action.agent.cwd)
+        else:
+            self._event(action, "session.created", f"created session {desired.session}")
+        return Outcome(action, True, "created")
 
     # -- everything else, one by one ----------------------------------------------------------
 
@@ -242,7 +247,7 @@ class TmuxExecutor:
 
         result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
                          lock_file=delivery_lock(self.home, action.project, action.agent.name),
-                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile)
+                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, pid=action.pane.pane_pid)
         if result.held:
             return Outcome(action, True, result.reason)
         if result.ok:

@@ -36,6 +36,7 @@ class Screen:
     dead: bool = False
     in_mode: bool = False
     typed_input_line: str | None = None  # the cursor line without dim/reverse text
+    pid: int = 0  # the process running in the pane when it was captured (0: not asked)
 
     @property
     def input_line(self) -> str:
@@ -65,12 +66,13 @@ def plain(styled: str, drop_hidden: bool = False) -> str:
     return "".join(out)
 
 
-def parse_capture(styled: str, cursor_x: int, cursor_y: int, dead: bool = False, in_mode: bool = False) -> Screen:
+def parse_capture(styled: str, cursor_x: int, cursor_y: int, dead: bool = False, in_mode: bool = False,
+                  pid: int = 0) -> Screen:
     rows = styled.split("\n")
     if rows and rows[-1] == "":
         rows.pop()
     typed = plain(rows[cursor_y], drop_hidden=True) if 0 <= cursor_y < len(rows) else ""
-    return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip())
+    return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip(), pid)
 
 
 def input_box(screen: Screen) -> tuple[int, int] | None:

@@ -60,6 +60,21 @@ def test_apply_creates_one_session_with_a_window_per_agent(tmp_path, orch, tmux_
         assert (tmp_path / "out" / f"{name}.pwd").read_text().strip() == str(tmp_path / "work")
 
 
+def test_apply_of_many_agents_in_one_go_stays_under_tmuxs_command_size(tmp_path, orch, tmux_socket):
+    """40 windows' creations are too long for one tmux command ("command too long"): batched."""
+    names = [f"agent-with-a-long-name-{i:02d}" for i in range(40)]
+    manifest = env_manifest(tmp_path, names, command="exec sleep 600")
+    result = orch("apply", str(manifest))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = panes(tmux_socket)
+    assert sorted(r["name"] for r in rows) == names and len({r["session"] for r in rows}) == 1
+    assert all(r["dead"] == "0" for r in rows)
+    marks = tmux(tmux_socket, "list-panes", "-a", "-F", "#{@orch_agent} #{remain-on-exit}").split("\n")
+    assert sorted(m for m in marks if m) == sorted(f"{n} on" for n in names)
+    plan = orch("plan", str(manifest), "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
 def test_apply_twice_changes_nothing(tmp_path, orch, tmux_socket):
     manifest = env_manifest(tmp_path, ["pm", "dev"])
     assert orch("apply", str(manifest)).returncode == 0
