@@ -47,7 +47,10 @@ SOURCE = {ext: "code" for ext in (
 WEB = {".tsx": 1.0, ".jsx": 1.0, ".vue": 1.0, ".svelte": 1.0, ".astro": 1.0, ".css": 1.0, ".scss": 1.0,
        ".sass": 1.0, ".less": 1.0, ".html": 0.7, ".htm": 0.7, ".erb": 0.7, ".ejs": 1.0, ".hbs": 1.0}
 DATA_FILES = (".csv", ".tsv", ".parquet", ".avro", ".orc", ".jsonl", ".ndjson", ".feather", ".arrow")
-DATA_DIRS = re.compile(r"(^|/)(dags|pipelines?|etl|elt|transforms?|ingestion|flows|models/(staging|marts|intermediate))/")
+DATA_DIRS = re.compile(r"(^|/)(dags|pipelines?|etl|elt|transforms?|ingestion|flows|stages|assets"
+                       r"|models/(staging|marts|intermediate))/")
+WEB_DIRS = re.compile(r"(^|/)(controllers|views|templates|pages|components)/")  # server-side code of a web app
+INFRA_ROOTS = ("Chart.yaml", "Pulumi.yaml", "cdk.json")  # everything under such a folder is infrastructure
 INFRA_DIRS = re.compile(r"(^|/)(k8s|kubernetes|manifests|deploy|deployments?|kustomize|overlays|helm|charts"
                         r"|roles|playbooks|group_vars|host_vars|inventory|inventories|cloudformation|cfn)/")
 TESTS = re.compile(r"(^|/)(tests?|spec|__tests__)/|_test\.go$|(^|/)test_[^/]*\.py$|\.(spec|test)\.[jt]sx?$")
@@ -85,8 +88,10 @@ MARKERS = (
     ("code", 2.0, "program entry point", r"(^|/)(main\.(go|rs|c|cpp|py)|__main__\.py|cmd/[^/]+/)"),
     ("code", 1.0, "tests", r"(^|/)(tests?|spec)/|_test\.go$|(^|/)test_[^/]*\.py$"),
     ("library", 3.0, "library layout", r"^src/lib\.rs$|^src/[a-z_]+/__init__\.py$|^lib/[^/]+\.rb$"),
-    ("library", 1.0, "changelog", r"(^|/)(CHANGELOG|CHANGES|HISTORY)(\.[^/]*)?$"),
 )
+LIBRARY_DOCS = (("changelog", re.compile(r"(^|/)(CHANGELOG|CHANGES|HISTORY)(\.[^/]*)?$", re.IGNORECASE)),
+                ("docs or examples folder", re.compile(r"^([Dd]ocs?|[Ee]xamples)/")))
+TIE_ORDER = ("code", "web", "infrastructure", "data", "research", "library")  # on equal points, the earlier
 _MARKERS = [(kind, points, label, re.compile(pattern)) for kind, points, label, pattern in MARKERS]
 _ANY_MARKER = re.compile("|".join(f"(?:{pattern})" for _, _, _, pattern in MARKERS))  # one pass over the tree
 _DEPENDENCIES = [(kind, points, label, re.compile(pattern, re.IGNORECASE)) for kind, points, label, pattern in DEPENDENCIES]
@@ -183,8 +188,9 @@ def detect(root: Path, folders=None) -> Detection:
     root = Path(root)
     paths, source = list_files(root)
     attributes = (root / ".gitattributes").read_text(errors="replace") if (root / ".gitattributes").is_file() else ""
-    kept, excluded = exclude(paths, parse_gitattributes(attributes))
-    detection = replace(score(kept, read_contents(root, kept), excluded), files_total=len(paths), source=source)
+    kept, excluded, documentation = exclude(paths, parse_gitattributes(attributes))
+    detection = replace(score(kept, read_contents(root, kept), excluded, documentation),
+                        files_total=len(paths), source=source)
     if folders is None:
         return detection
     served = templates_by_type(folders)
@@ -234,9 +240,11 @@ def parse_gitattributes(text: str) -> list[tuple[re.Pattern, dict[str, bool]]]:
     return rules
 
 
-def exclude(paths: list[str], rules: list[tuple[re.Pattern, dict[str, bool]]]) -> tuple[list[str], dict[str, int]]:
-    """PATHS without vendored, generated and documentation files; how many of each were left out."""
-    kept, counts = [], Counter()
+def exclude(paths: list[str], rules: list[tuple[re.Pattern, dict[str, bool]]]
+            ) -> tuple[list[str], dict[str, int], tuple[str, ...]]:
+    """PATHS without vendored, generated and documentation files; how many of each were left out,
+    and the documentation paths (a library's signs)."""
+    kept, counts, documentation = [], Counter(), []
     for path in paths:
         flags = {"vendored": None, "generated": None, "documentation": None}
         for regex, settings in rules:
@@ -253,14 +261,16 @@ def exclude(paths: list[str], rules: list[tuple[re.Pattern, dict[str, bool]]]) -
             kept.append(path)
         else:
             counts[reason] += 1
-    return kept, dict(counts)
+            if reason == "documentation":
+                documentation.append(path)
+    return kept, dict(counts), tuple(documentation)
 
 
-def _coverage(path: str, chart_dirs: tuple[str, ...]) -> dict[str, float] | None:
+def _coverage(path: str, infra_roots: tuple[str, ...]) -> dict[str, float] | None:
     """How one file counts toward each type's share of the tree; None: it says nothing."""
     name = path.rsplit("/", 1)[-1]
     ext = os.path.splitext(name)[1].lower()
-    if chart_dirs and path.startswith(chart_dirs):
+    if infra_roots and path.startswith(infra_roots):
         return {"infrastructure": 1.0}
     if ext in (".tf", ".tfvars", ".hcl"):
         return {"infrastructure": 1.0}
@@ -274,7 +284,7 @@ def _coverage(path: str, chart_dirs: tuple[str, ...]) -> dict[str, float] | None
         return {"research": 1.0}
     if ext == ".r":
         return {"research": 0.5, "data": 0.5}
-    if ext == ".sql":
+    if ext in (".sql", ".dvc"):
         return {"data": 1.0}
     if ext in DATA_FILES:
         return {"data": 0.5, "research": 0.3}
@@ -287,19 +297,26 @@ def _coverage(path: str, chart_dirs: tuple[str, ...]) -> dict[str, float] | None
         weight = 0.5 if TESTS.search(path) else 1.0
         if ext == ".py" and DATA_DIRS.search(path):
             return {"data": weight}
+        if ext in (".py", ".rb", ".php") and WEB_DIRS.search(path):
+            return {"web": 0.6 * weight, "code": 0.4 * weight}
         return {"code": weight}
     return None
 
 
-def score(paths: list[str], contents: dict[str, str], excluded: dict[str, int] | None = None) -> Detection:
-    """The project type of a tree of PATHS (already without vendored/generated/docs) and some contents."""
-    chart_dirs = tuple(p[: -len("Chart.yaml")] for p in paths if p.endswith("/Chart.yaml"))
+def score(paths: list[str], contents: dict[str, str], excluded: dict[str, int] | None = None,
+          documentation: tuple[str, ...] = ()) -> Detection:
+    """The project type of a tree of PATHS (already without vendored/generated/docs) and some contents.
+
+    DOCUMENTATION (the paths left out as such) only feeds the library signals.
+    """
+    infra_roots = tuple(p.rsplit("/", 1)[0] + "/" if "/" in p else "" for p in paths
+                        if p.rsplit("/", 1)[-1] in INFRA_ROOTS)
     shares: dict[str, float] = defaultdict(float)
     covering: dict[str, list[str]] = defaultdict(list)
     counted: Counter = Counter()
     scored = 0
     for path in paths:
-        weights = _coverage(path, chart_dirs)
+        weights = _coverage(path, infra_roots)
         if not weights:
             continue
         scored += 1
@@ -330,6 +347,11 @@ def score(paths: list[str], contents: dict[str, str], excluded: dict[str, int] |
         if hits:
             marker_points[kind] += value
             evidence.append(Evidence(kind, f"depends on {label}", value, tuple(hits[:3]), len(hits)))
+    for label, regex in LIBRARY_DOCS:
+        hits = [p for p in documentation if regex.search(p)]
+        if hits:
+            marker_points["library"] += 1.0
+            evidence.append(Evidence("library", label, 1.0, tuple(hits[:3]), len(hits)))
     for kind, value in marker_points.items():
         points[kind] += min(value, MARKER_CAP)
     # A library is code without an application's signs: it competes with code on code's own ground.
@@ -338,7 +360,9 @@ def score(paths: list[str], contents: dict[str, str], excluded: dict[str, int] |
         points["library"] = points["code"] - marker_points.get("code", 0.0) + points["library"] - 2.0 * app
     else:
         points.pop("library", None)
-    ranked = sorted(((round(v, 2), k) for k, v in points.items() if v > 0), reverse=True)
+    order = {kind: index for index, kind in enumerate(TIE_ORDER)}
+    ranked = sorted(((round(v, 2), k) for k, v in points.items() if v > 0),
+                    key=lambda pair: (-pair[0], order.get(pair[1], len(order)), pair[1]))
     if not ranked:
         return Detection("code", 0.0, None, {}, (Evidence("code", "no signals: the default", 0.0, (), 0),),
                          len(paths), 0, excluded or {})
