@@ -44,7 +44,7 @@ def compose_manifest(manifest: Any, folder: Path) -> tuple[Any, TeamInfo | None,
     folders = search_path(templates_dir)
     repo = (folder / Path(spec.repo).expanduser()).resolve() if spec.repo else None
     notes: list[str] = []
-    chosen_by = "manifest"
+    chosen_by = "named in spec.team.template"
     extra_roles: tuple = ()
     try:
         if team.template == "auto":
