@@ -28,11 +28,9 @@ def agent_names(role: Role) -> list[str]:
     return [base] if role.count == 1 else [f"{base}-{n}" for n in range(1, role.count + 1)]
 
 
-def manager_agent(template: Template) -> str | None:
-    for role in template.roles:
-        if role.name == template.manager:
-            return agent_names(role)[0]
-    return None
+def manager_agent(template: Template, agents: list[dict[str, Any]]) -> str | None:
+    """The first agent holding the template's manager role (after the manifest's agents merged)."""
+    return next((agent["name"] for agent in agents if template.manager and agent.get("role") == template.manager), None)
 
 
 def team_agents(template: Template, extra_roles: tuple[Role, ...] = ()) -> tuple[list[dict[str, Any]], list[Origin]]:
@@ -52,15 +50,25 @@ def merge_agents(composed: list[dict[str, Any]], origins: list[Origin], written:
                  ) -> tuple[list[dict[str, Any]], list[Origin | None], list[int | None]]:
     """Written agents override composed ones of the same name field by field, or are appended.
 
+    A written agent of another name whose `role` is a template role held by one agent takes
+    that agent's place (`- {name: pm, role: project_manager}` is the team's manager).
     Returns the agents, each one's template origin (None: only in the manifest) and each one's
     index in the manifest's own list (None: only from the template), for error positions.
     """
     by_name = {agent["name"]: index for index, agent in enumerate(composed)}
+    names = {agent.get("name") for agent in written}
+    holders: dict[str, list[int]] = {}
+    for index, agent in enumerate(composed):
+        holders.setdefault(agent["role"], []).append(index)
+    by_role = {role: found[0] for role, found in holders.items()
+               if len(found) == 1 and composed[found[0]]["name"] not in names}
     agents = [dict(agent) for agent in composed]
     merged_origins: list[Origin | None] = list(origins)
     written_index: list[int | None] = [None] * len(agents)
     for index, agent in enumerate(written):
         at = by_name.get(agent.get("name"))
+        if at is None and agent.get("role") in by_role:
+            at = by_role.pop(agent["role"])
         if at is None:
             agents.append(dict(agent))
             merged_origins.append(None)
@@ -69,8 +77,8 @@ def merge_agents(composed: list[dict[str, Any]], origins: list[Origin], written:
         agents[at].update(agent)
         origin = merged_origins[at]
         assert origin is not None
-        merged_origins[at] = Origin(origin.agent, origin.role, origin.template, origin.where,
-                                    tuple(sorted(set(agent) - {"name"})))
+        merged_origins[at] = Origin(agent["name"], origin.role, origin.template, origin.where,
+                                    tuple(sorted(set(agent) - {"name", "role"})))
         written_index[at] = index
     return agents, merged_origins, written_index
 

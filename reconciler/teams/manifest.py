@@ -69,7 +69,7 @@ def compose_manifest(manifest: Any, folder: Path) -> tuple[Any, TeamInfo | None,
     composed, origins = team_agents(template, extra_roles)
     written = [agent.model_dump(exclude_unset=True) for agent in spec.agents]
     agents, merged_origins, written_index = merge_agents(composed, origins, written)
-    manager = manager_agent(template)
+    manager = manager_agent(template, agents)
     names = [agent["name"] for agent in agents]
     upstream = spec.upstream or (_current_branch(repo) if repo else None) or "the upstream branch"
     problems: Problems = []
