@@ -25,20 +25,51 @@ MAX_MANIFESTS = 40
 DEFAULT_TEMPLATES = {"code": "code_project", "web": "web_app", "library": "library", "data": "data_pipeline",
                      "research": "research", "infrastructure": "system_deployment"}
 
+class Rule:
+    """A path rule in two parts: one over the folder ("a/b/", cached per folder), one over the file name.
+
+    A path matches when either part does, or with `both`, when both do. Splitting keeps the
+    regexes on short strings and evaluates each folder once: 50,000 paths share a few thousand.
+    """
+
+    def __init__(self, folder: str | None = None, name: str | None = None, both: bool = False, flags: int = 0):
+        self.folder = re.compile(folder, flags) if folder else None
+        self.name = re.compile(name, flags) if name else None
+        self.both = both
+        self._folders: dict[str, bool] = {}
+
+    def in_folder(self, folder: str) -> bool:
+        hit = self._folders.get(folder)
+        if hit is None:
+            hit = self._folders[folder] = bool(self.folder and self.folder.search(folder))
+        return hit
+
+    def __call__(self, folder: str, name: str) -> bool:
+        if self.both:
+            return self.in_folder(folder) and bool(self.name.search(name))
+        return self.in_folder(folder) or bool(self.name and self.name.search(name))
+
+
+def split(path: str) -> tuple[str, str]:
+    """'a/b/c.py' -> ('a/b/', 'c.py')."""
+    cut = path.rfind("/") + 1
+    return path[:cut], path[cut:]
+
+
 # linguist's vendor.yml, generated-file rules and documentation.yml, the parts that matter here.
-VENDORED = re.compile(
-    r"(^|/)(node_modules|bower_components|vendor|vendors|third[-_]?party|extern|external|Godeps|Pods|Carthage"
-    r"|\.yarn|\.venv|venv|site-packages|__pycache__|\.tox|\.git|\.terraform|cache)/"
-    r"|^(deps|[Dd]ependencies)/|(^|/)dist/|\.min\.(js|css)$|-min\.js$|(^|/)jquery[^/]*\.js$"
-    r"|(^|/)gradlew(\.bat)?$|(^|/)mvnw(\.cmd)?$")
-GENERATED = re.compile(
-    r"(^|/)(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|Pipfile\.lock|uv\.lock|Cargo\.lock"
-    r"|go\.sum|composer\.lock|Gemfile\.lock|\.terraform\.lock\.hcl)$"
-    r"|_pb2(_grpc)?\.py$|\.pb\.go$|\.pb\.(cc|h)$|\.generated\.|(^|/)generated/|\.js\.map$|\.css\.map$|\.pyc$")
-DOCUMENTATION = re.compile(
-    r"^[Dd]ocs?/|(^|/)[Dd]ocumentation/|(^|/)[Jj]avadoc/|^[Mm]an/|^[Ee]xamples/|^[Dd]emos?/"
-    r"|(^|/)(README|CHANGELOG|CHANGES|HISTORY|CONTRIBUTING|COPYING|INSTALL|LICEN[CS]E|AUTHORS|NOTICE)(\.[^/]*)?$",
-    re.IGNORECASE)
+VENDORED = Rule(
+    folder=r"(^|/)(node_modules|bower_components|vendor|vendors|third[-_]?party|extern|external|Godeps|Pods|Carthage"
+           r"|\.yarn|\.venv|venv|site-packages|__pycache__|\.tox|\.git|\.terraform|cache|dist)/|^(deps|[Dd]ependencies)/",
+    name=r"\.min\.(js|css)$|-min\.js$|^jquery[^/]*\.js$|^gradlew(\.bat)?$|^mvnw(\.cmd)?$")
+GENERATED = Rule(
+    folder=r"(^|/)generated/",
+    name=r"^(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|Pipfile\.lock|uv\.lock|Cargo\.lock"
+         r"|go\.sum|composer\.lock|Gemfile\.lock|\.terraform\.lock\.hcl)$"
+         r"|_pb2(_grpc)?\.py$|\.pb\.go$|\.pb\.(cc|h)$|\.generated\.|\.js\.map$|\.css\.map$|\.pyc$")
+DOCUMENTATION = Rule(
+    folder=r"^[Dd]ocs?/|(^|/)[Dd]ocumentation/|(^|/)[Jj]avadoc/|^[Mm]an/|^[Ee]xamples/|^[Dd]emos?/",
+    name=r"^(README|CHANGELOG|CHANGES|HISTORY|CONTRIBUTING|COPYING|INSTALL|LICEN[CS]E|AUTHORS|NOTICE)(\.[^/]*)?$",
+    flags=re.IGNORECASE)
 
 SOURCE = {ext: "code" for ext in (
     ".py", ".go", ".rs", ".java", ".kt", ".kts", ".c", ".cc", ".cpp", ".cxx", ".h", ".hpp", ".cs", ".rb",
@@ -47,14 +78,14 @@ SOURCE = {ext: "code" for ext in (
 WEB = {".tsx": 1.0, ".jsx": 1.0, ".vue": 1.0, ".svelte": 1.0, ".astro": 1.0, ".css": 1.0, ".scss": 1.0,
        ".sass": 1.0, ".less": 1.0, ".html": 0.7, ".htm": 0.7, ".erb": 0.7, ".ejs": 1.0, ".hbs": 1.0}
 DATA_FILES = (".csv", ".tsv", ".parquet", ".avro", ".orc", ".jsonl", ".ndjson", ".feather", ".arrow")
-DATA_DIRS = re.compile(r"(^|/)(dags|pipelines?|etl|elt|transforms?|ingestion|flows|stages|assets"
-                       r"|models/(staging|marts|intermediate))/")
-WEB_DIRS = re.compile(r"(^|/)(controllers|views|templates|pages|components)/")  # server-side code of a web app
+DATA_DIRS = Rule(folder=r"(^|/)(dags|pipelines?|etl|elt|transforms?|ingestion|flows|stages|assets"
+                        r"|models/(staging|marts|intermediate))/")
+WEB_DIRS = Rule(folder=r"(^|/)(controllers|views|templates|pages|components)/")  # server-side code of a web app
 INFRA_ROOTS = ("Chart.yaml", "Pulumi.yaml", "cdk.json")  # everything under such a folder is infrastructure
-INFRA_DIRS = re.compile(r"(^|/)(k8s|kubernetes|manifests|deploy|deployments?|kustomize|overlays|helm|charts"
-                        r"|roles|playbooks|group_vars|host_vars|inventory|inventories|cloudformation|cfn)/")
-TESTS = re.compile(r"(^|/)(tests?|spec|__tests__)/|_test\.go$|(^|/)test_[^/]*\.py$|\.(spec|test)\.[jt]sx?$")
-DEPENDENCY_FILES = re.compile(r"(^|/)(requirements[^/]*\.txt|pyproject\.toml|setup\.py|setup\.cfg|Pipfile"
+INFRA_DIRS = Rule(folder=r"(^|/)(k8s|kubernetes|manifests|deploy|deployments?|kustomize|overlays|helm|charts"
+                         r"|roles|playbooks|group_vars|host_vars|inventory|inventories|cloudformation|cfn)/")
+TESTS = Rule(folder=r"(^|/)(tests?|spec|__tests__)/", name=r"_test\.go$|^test_.*\.py$|\.(spec|test)\.[jt]sx?$")
+DEPENDENCY_FILES = re.compile(r"^(requirements[^/]*\.txt|pyproject\.toml|setup\.py|setup\.cfg|Pipfile"
                               r"|environment\.ya?ml|package\.json|Cargo\.toml|Gemfile|go\.mod)$")
 
 # (type, points, label, what in a dependency manifest says so)
@@ -69,31 +100,44 @@ DEPENDENCIES = (
     ("web", 3.0, "web framework (JS)", r'"(react|vue|svelte|next|nuxt|@angular/core|express|@remix-run/react|astro)"\s*:'),
     ("web", 2.5, "web framework (Python/Ruby/PHP)", r"\b(django|flask|fastapi|rails|laravel/framework)\b"),
 )
-# (type, points, label, path regex): each label counts once, however many files match.
+# (type, points, label, Rule): each label counts once, however many files match.
 MARKERS = (
-    ("infrastructure", 3.0, "terraform", r"\.tf$"), ("infrastructure", 3.0, "terragrunt", r"(^|/)terragrunt\.hcl$"),
-    ("infrastructure", 2.0, "helm chart", r"(^|/)Chart\.yaml$"), ("infrastructure", 2.0, "kustomize", r"(^|/)kustomization\.ya?ml$"),
-    ("infrastructure", 3.0, "ansible", r"(^|/)(ansible\.cfg|site\.ya?ml|playbooks?/[^/]+\.ya?ml)$"),
-    ("infrastructure", 3.0, "pulumi", r"(^|/)Pulumi(\.[^/]+)?\.yaml$"), ("infrastructure", 3.0, "packer", r"\.pkr\.hcl$|(^|/)packer\.json$"),
-    ("infrastructure", 3.0, "cloudformation", r"(^|/)(cloudformation|cfn)/|\.cfn\.ya?ml$"),
-    ("infrastructure", 0.5, "dockerfile", r"(^|/)(Dockerfile|Containerfile)[^/]*$|(^|/)docker-compose[^/]*\.ya?ml$"),
-    ("data", 4.0, "dbt project", r"(^|/)dbt_project\.yml$"), ("data", 3.0, "airflow dags", r"(^|/)dags/[^/]+\.py$"),
-    ("data", 3.0, "kedro catalog", r"(^|/)conf/base/catalog\.ya?ml$"), ("data", 2.0, "dvc", r"(^|/)dvc\.yaml$|\.dvc$"),
-    ("research", 2.0, "paper", r"\.(tex|bib)$"), ("research", 1.0, "experiments", r"(^|/)experiments?/"),
-    ("web", 3.0, "web build config", r"(^|/)(next|vite|nuxt|svelte|astro|webpack)\.config\.[cm]?[jt]s$|(^|/)angular\.json$"),
-    ("web", 3.0, "django app", r"(^|/)manage\.py$"), ("web", 1.0, "web templates", r"(^|/)templates/[^/]+\.html$"),
-    ("web", 1.0, "public assets", r"(^|/)(public|static)/"),
-    ("code", 2.0, "language manifest", r"(^|/)(go\.mod|Cargo\.toml|pyproject\.toml|setup\.py|package\.json|pom\.xml"
-     r"|build\.gradle(\.kts)?|CMakeLists\.txt|Gemfile|composer\.json|mix\.exs|[^/]+\.csproj|Package\.swift)$"),
-    ("code", 2.0, "program entry point", r"(^|/)(main\.(go|rs|c|cpp|py)|__main__\.py|cmd/[^/]+/)"),
-    ("code", 1.0, "tests", r"(^|/)(tests?|spec)/|_test\.go$|(^|/)test_[^/]*\.py$"),
-    ("library", 3.0, "library layout", r"^src/lib\.rs$|^src/[a-z_]+/__init__\.py$|^lib/[^/]+\.rb$"),
+    ("infrastructure", 3.0, "terraform", Rule(name=r"\.tf$")),
+    ("infrastructure", 3.0, "terragrunt", Rule(name=r"^terragrunt\.hcl$")),
+    ("infrastructure", 2.0, "helm chart", Rule(name=r"^Chart\.yaml$")),
+    ("infrastructure", 2.0, "kustomize", Rule(name=r"^kustomization\.ya?ml$")),
+    ("infrastructure", 3.0, "ansible", Rule(name=r"^(ansible\.cfg|site\.ya?ml)$")),
+    ("infrastructure", 3.0, "ansible", Rule(folder=r"(^|/)playbooks?/$", name=r"\.ya?ml$", both=True)),
+    ("infrastructure", 3.0, "pulumi", Rule(name=r"^Pulumi(\.[^/]+)?\.yaml$")),
+    ("infrastructure", 3.0, "packer", Rule(name=r"\.pkr\.hcl$|^packer\.json$")),
+    ("infrastructure", 3.0, "cloudformation", Rule(folder=r"(^|/)(cloudformation|cfn)/", name=r"\.cfn\.ya?ml$")),
+    ("infrastructure", 0.5, "dockerfile", Rule(name=r"^(Dockerfile|Containerfile)|^docker-compose[^/]*\.ya?ml$")),
+    ("data", 4.0, "dbt project", Rule(name=r"^dbt_project\.yml$")),
+    ("data", 3.0, "airflow dags", Rule(folder=r"(^|/)dags/$", name=r"\.py$", both=True)),
+    ("data", 3.0, "kedro catalog", Rule(folder=r"(^|/)conf/base/$", name=r"^catalog\.ya?ml$", both=True)),
+    ("data", 2.0, "dvc", Rule(name=r"^dvc\.yaml$|\.dvc$")),
+    ("research", 2.0, "paper", Rule(name=r"\.(tex|bib)$")),
+    ("research", 1.0, "experiments", Rule(folder=r"(^|/)experiments?/")),
+    ("web", 3.0, "web build config", Rule(name=r"^(next|vite|nuxt|svelte|astro|webpack)\.config\.[cm]?[jt]s$|^angular\.json$")),
+    ("web", 3.0, "django app", Rule(name=r"^manage\.py$")),
+    ("web", 1.0, "web templates", Rule(folder=r"(^|/)templates/$", name=r"\.html$", both=True)),
+    ("web", 1.0, "public assets", Rule(folder=r"(^|/)(public|static)/")),
+    ("code", 2.0, "language manifest", Rule(name=r"^(go\.mod|Cargo\.toml|pyproject\.toml|setup\.py|package\.json|pom\.xml"
+                                             r"|build\.gradle(\.kts)?|CMakeLists\.txt|Gemfile|composer\.json|mix\.exs"
+                                             r"|.+\.csproj|Package\.swift)$")),
+    ("code", 2.0, "program entry point", Rule(folder=r"(^|/)cmd/[^/]+/", name=r"^(main\.(go|rs|c|cpp|py)|__main__\.py)$")),
+    ("code", 1.0, "tests", Rule(folder=r"(^|/)(tests?|spec)/", name=r"_test\.go$|^test_.*\.py$")),
+    ("library", 3.0, "library layout", Rule(folder=r"^src/$", name=r"^lib\.rs$", both=True)),
+    ("library", 3.0, "library layout", Rule(folder=r"^src/[a-z_]+/$", name=r"^__init__\.py$", both=True)),
+    ("library", 3.0, "library layout", Rule(folder=r"^lib/$", name=r"\.rb$", both=True)),
 )
 LIBRARY_DOCS = (("changelog", re.compile(r"(^|/)(CHANGELOG|CHANGES|HISTORY)(\.[^/]*)?$", re.IGNORECASE)),
                 ("docs or examples folder", re.compile(r"^([Dd]ocs?|[Ee]xamples)/")))
 TIE_ORDER = ("code", "web", "infrastructure", "data", "research", "library")  # on equal points, the earlier
-_MARKERS = [(kind, points, label, re.compile(pattern)) for kind, points, label, pattern in MARKERS]
-_ANY_MARKER = re.compile("|".join(f"(?:{pattern})" for _, _, _, pattern in MARKERS))  # one pass over the tree
+# Necessary conditions of every marker, for one cheap pass over the tree before the markers' own.
+_ANY_MARKER_NAME = re.compile("|".join(f"(?:{rule.name.pattern})" for *_, rule in MARKERS
+                                        if rule.name and not rule.both))  # a `both` rule needs its folder
+_ANY_MARKER_FOLDER = Rule(folder="|".join(f"(?:{rule.folder.pattern})" for *_, rule in MARKERS if rule.folder))
 _DEPENDENCIES = [(kind, points, label, re.compile(pattern, re.IGNORECASE)) for kind, points, label, pattern in DEPENDENCIES]
 APP_SIGNS = ("program entry point", "dockerfile", "web build config", "django app")
 
@@ -163,14 +207,14 @@ def list_files(root: Path) -> tuple[list[str], str]:
     for folder, dirs, names in os.walk(root):
         relative = os.path.relpath(folder, root)
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
-        dirs[:] = sorted(d for d in dirs if not VENDORED.search(prefix + d + "/"))
+        dirs[:] = sorted(d for d in dirs if not VENDORED.in_folder(prefix + d + "/"))
         files.extend(prefix + name for name in names)
     return sorted(files), "walk"
 
 
 def read_contents(root: Path, paths: list[str]) -> dict[str, str]:
     """The dependency manifests (shallowest first, a bounded number), for the framework signals."""
-    wanted = sorted((p for p in paths if DEPENDENCY_FILES.search(p)), key=lambda p: (p.count("/"), p))
+    wanted = sorted((p for p in paths if DEPENDENCY_FILES.search(split(p)[1])), key=lambda p: (p.count("/"), p))
     contents = {}
     for path in wanted[:MAX_MANIFESTS]:
         try:
@@ -240,23 +284,34 @@ def parse_gitattributes(text: str) -> list[tuple[re.Pattern, dict[str, bool]]]:
     return rules
 
 
+EXCLUSIONS = (("vendored", VENDORED), ("generated", GENERATED), ("documentation", DOCUMENTATION))
+_ANY_EXCLUDED_NAME = re.compile("|".join(f"(?:{rule.name.pattern})" for _, rule in EXCLUSIONS), re.IGNORECASE)
+
+
+def _reason(folder: str, name: str, forced: dict[str, bool]) -> str | None:
+    """Why a file is left out (the first of vendored, generated, documentation), or None."""
+    for reason, rule in EXCLUSIONS:
+        if forced.get(reason, rule(folder, name)):
+            return reason
+    return None
+
+
 def exclude(paths: list[str], rules: list[tuple[re.Pattern, dict[str, bool]]]
             ) -> tuple[list[str], dict[str, int], tuple[str, ...]]:
     """PATHS without vendored, generated and documentation files; how many of each were left out,
-    and the documentation paths (a library's signs)."""
+    and the documentation paths (a library's signs). RULES: .gitattributes settings, last one wins."""
     kept, counts, documentation = [], Counter(), []
+    folders: dict[str, str | None] = {}
     for path in paths:
-        flags = {"vendored": None, "generated": None, "documentation": None}
+        forced: dict[str, bool] = {}
         for regex, settings in rules:
             if regex.match(path):
-                flags.update(settings)
-        if flags["vendored"] is None:
-            flags["vendored"] = bool(VENDORED.search(path))
-        if flags["generated"] is None:
-            flags["generated"] = bool(GENERATED.search(path))
-        if flags["documentation"] is None:
-            flags["documentation"] = bool(DOCUMENTATION.search(path))
-        reason = next((name for name in ("vendored", "generated", "documentation") if flags[name]), None)
+                forced.update(settings)
+        folder, name = split(path)
+        if forced or _ANY_EXCLUDED_NAME.search(name):
+            reason = _reason(folder, name, forced)
+        else:  # only the folder can exclude it: decided once per folder
+            reason = folders[folder] if folder in folders else folders.setdefault(folder, _reason(folder, "", {}))
         if reason is None:
             kept.append(path)
         else:
@@ -268,13 +323,13 @@ def exclude(paths: list[str], rules: list[tuple[re.Pattern, dict[str, bool]]]
 
 def _coverage(path: str, infra_roots: tuple[str, ...]) -> dict[str, float] | None:
     """How one file counts toward each type's share of the tree; None: it says nothing."""
-    name = path.rsplit("/", 1)[-1]
+    folder, name = split(path)
     ext = os.path.splitext(name)[1].lower()
     if infra_roots and path.startswith(infra_roots):
         return {"infrastructure": 1.0}
     if ext in (".tf", ".tfvars", ".hcl"):
         return {"infrastructure": 1.0}
-    if ext in (".yaml", ".yml", ".j2") and INFRA_DIRS.search(path):
+    if ext in (".yaml", ".yml", ".j2") and INFRA_DIRS.in_folder(folder):
         return {"infrastructure": 1.0}
     if name.startswith(("Dockerfile", "Containerfile", "docker-compose")):
         return {"infrastructure": 0.5}
@@ -291,13 +346,13 @@ def _coverage(path: str, infra_roots: tuple[str, ...]) -> dict[str, float] | Non
     if ext in WEB:
         return {"web": WEB[ext]}
     if ext in (".ts", ".js", ".mjs", ".cjs"):
-        weight = 0.5 if TESTS.search(path) else 1.0
+        weight = 0.5 if TESTS(folder, name) else 1.0
         return {"web": 0.6 * weight, "code": 0.4 * weight}
     if ext in SOURCE:
-        weight = 0.5 if TESTS.search(path) else 1.0
-        if ext == ".py" and DATA_DIRS.search(path):
+        weight = 0.5 if TESTS(folder, name) else 1.0
+        if ext == ".py" and DATA_DIRS.in_folder(folder):
             return {"data": weight}
-        if ext in (".py", ".rb", ".php") and WEB_DIRS.search(path):
+        if ext in (".py", ".rb", ".php") and WEB_DIRS.in_folder(folder):
             return {"web": 0.6 * weight, "code": 0.4 * weight}
         return {"code": weight}
     return None
@@ -335,13 +390,17 @@ def score(paths: list[str], contents: dict[str, str], excluded: dict[str, int] |
                                  tuple(covering[kind]), counted[kind]))
     marker_points: dict[str, float] = defaultdict(float)
     found: set[str] = set()
-    candidates = [p for p in paths if _ANY_MARKER.search(p)]
-    for kind, value, label, regex in _MARKERS:
-        hits = [p for p in candidates if regex.search(p)]
+    candidates = [(path, *split(path)) for path in paths]
+    candidates = [c for c in candidates if _ANY_MARKER_NAME.search(c[2]) or _ANY_MARKER_FOLDER.in_folder(c[1])]
+    by_label: dict[str, tuple[str, float, list[str]]] = {}
+    for kind, value, label, rule in MARKERS:
+        hits = [path for path, folder, name in candidates if rule(folder, name)]
         if hits:
-            found.add(label)
-            marker_points[kind] += value
-            evidence.append(Evidence(kind, label, value, tuple(hits[:3]), len(hits)))
+            by_label.setdefault(label, (kind, value, []))[2].extend(hits)
+    for label, (kind, value, hits) in by_label.items():
+        found.add(label)
+        marker_points[kind] += value
+        evidence.append(Evidence(kind, label, value, tuple(hits[:3]), len(hits)))
     for kind, value, label, regex in _DEPENDENCIES:
         hits = [p for p, text in contents.items() if regex.search(text)]
         if hits:
