@@ -16,6 +16,7 @@ from reconciler.errors import UserError
 
 EXAMPLES = """\
 examples:
+  orch init                               a starter manifest whose team fits this repository
   orch validate orch.yaml                 check a manifest, every mistake with file:line:col
   orch plan orch.yaml                     what apply would change (+ add, ~ change, -/+ replace, - destroy)
   orch apply orch.yaml                    converge tmux to the manifest once

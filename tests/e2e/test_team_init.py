@@ -152,3 +152,22 @@ def test_auto_with_manifest_agents_overriding_and_extending(tmp_path, orch):
     assert team["template"] == "system_deployment" and team["chosen_by"].startswith("auto: detected infrastructure")
     devops = {a["name"]: a for a in team["agents"]}["devops"]
     assert devops["overridden"] == ["brief"] and devops["template"] == "system_deployment"
+
+
+def test_a_template_name_that_is_a_path_or_unknown_is_an_error_at_its_line(tmp_path, orch):
+    for name, message in (("../../etc/passwd", "is not a template name"), ("nosuch", "no template 'nosuch'")):
+        manifest = write_manifest(tmp_path, f"""
+            apiVersion: orch/v1
+            kind: Project
+            metadata:
+              name: shop
+            spec:
+              team:
+                template: {name}
+              defaults:
+                command: orch-toyagent
+            """)
+        result = orch("validate", str(manifest))
+        assert result.returncode == 1
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"{manifest}:7:15: spec.team.template: ") and message in line
