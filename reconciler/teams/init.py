@@ -26,7 +26,7 @@ def project_name(folder: Path) -> str:
 
 
 def starter_text(name: str, detection: Detection, template, repo: str | None, command: str,
-                 repo_note: str = "") -> str:
+                 repo_note: str = "", extra: tuple = ()) -> str:
     """The manifest: the detection and its evidence as comments, the team by template name."""
     runner = (f"; runner-up {detection.runner_up} ({detection.scores.get(detection.runner_up, 0):.1f} points)"
               if detection.runner_up else "")
@@ -42,8 +42,9 @@ def starter_text(name: str, detection: Detection, template, repo: str | None, co
     for item in detection.evidence[:EVIDENCE_LINES]:
         example = f", e.g. {item.files[0]}" if item.files else ""
         lines.append(f"#   {item.type:<14} {item.points:+5.1f}  {item.signal} ({item.count} files{example})")
-    if detection.ambiguous:
-        lines.append(f"# The result is ambiguous: with `template: auto` the runner-up's distinctive roles are added.")
+    if extra:
+        lines.append(f"# The result is ambiguous, so the team adds the runner-up's ({detection.runner_up_template}) "
+                     "distinctive roles (add_roles).")
     lines += [
         "#",
         f"# The team: template {template.name} ({' -> '.join(template.chain)}): "
@@ -63,6 +64,10 @@ def starter_text(name: str, detection: Detection, template, repo: str | None, co
     lines += [
         "  team:",
         f"    template: {template.name}   # or `auto`: detect again on every load",
+    ]
+    if extra:
+        lines.append(f"    add_roles: [{', '.join(role.name for role in extra)}]   # from {detection.runner_up_template}")
+    lines += [
         "    refine: false              # true: let a model adjust the roles (pip install 'orch[ai]')",
         "  defaults:",
         f"    command: {json.dumps(command)}",
@@ -75,8 +80,8 @@ def starter_text(name: str, detection: Detection, template, repo: str | None, co
 def write_starter(folder: Path, file: Path | None, force: bool, command: str) -> tuple[Path, str]:
     """Detect FOLDER's team and write the manifest (default FOLDER/orch.yaml); (path, text)."""
     from reconciler.manifest.loader import ManifestError, parse_manifest
-    from reconciler.teams.detect import detect
-    from reconciler.teams.templates import resolve, search_path
+    from reconciler.teams.detect import choose_team, detect
+    from reconciler.teams.templates import search_path
 
     folder = folder.expanduser().resolve()
     if not folder.is_dir():
@@ -88,9 +93,9 @@ def write_starter(folder: Path, file: Path | None, force: bool, command: str) ->
     detection = detect(folder, folders)
     if detection.template is None:
         raise UserError(f"no template serves the detected type {detection.type!r} (see `orch team list`)")
-    template = resolve(detection.template, folders)
+    template, extra, _ = choose_team(detection, folders)
     repo, note = _repo(folder, target.parent)
-    text = starter_text(project_name(folder), detection, template, repo, command, note)
+    text = starter_text(project_name(folder), detection, template, repo, command, note, extra)
     try:
         parse_manifest(text, target)
     except ManifestError as err:  # a bug in init, not the user's: never leave a broken manifest
@@ -115,4 +120,6 @@ def _repo(folder: Path, manifest_folder: Path) -> tuple[str | None, str]:
         return None, "not a git repository: run `git init` and commit, then uncomment"
     if git("rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
         return None, "the repository has no commit yet: commit once, then uncomment"
+    if git("symbolic-ref", "--quiet", "HEAD").returncode != 0:
+        return None, "HEAD is detached: check out the branch agents should follow, then uncomment"
     return os.path.relpath(top.stdout.strip(), manifest_folder), ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,10 @@ def compose_manifest(manifest: Any, folder: Path) -> tuple[Any, TeamInfo | None,
             template, note = refine_team(template, repo or folder, folders, model=team.model)
             if note:
                 notes.append(note)
+        if team.add_roles:
+            extra_roles, problems = _added_roles(team.add_roles, template, extra_roles, folders)
+            if problems:
+                return manifest, None, problems, []
     except TemplateError as err:
         if err.diagnostics and err.diagnostics[0].file == team.template:  # the name itself is unknown
             return manifest, None, [(("spec", "team", "template"), err.diagnostics[0].message)], []
@@ -97,6 +101,23 @@ def compose_manifest(manifest: Any, folder: Path) -> tuple[Any, TeamInfo | None,
                     digest=_digest(agents, template.chain), written_index=tuple(written_index))
     new_spec = spec.model_copy(update=updates)
     return manifest.model_copy(update={"spec": new_spec}), info, problems, []
+
+
+def _added_roles(names: list[str], template, extra_roles: tuple, folders) -> tuple[tuple, Problems]:
+    """spec.team.add_roles as roles (from whichever template defines them), or errors at each name."""
+    from reconciler.teams.refine import registry
+
+    roles = registry(folders)
+    have = {role.name for role in template.roles + extra_roles}
+    added, problems = list(extra_roles), []
+    for index, name in enumerate(names):
+        if name not in roles:
+            problems.append((("spec", "team", "add_roles", index),
+                             f"{name!r} is not a role of any template (see `orch team show NAME`)"))
+        elif name not in have:
+            added.append(replace(roles[name], count=1))  # one agent of each added role
+            have.add(name)
+    return tuple(added), problems
 
 
 def _loc(written: int | None, *rest: str | int) -> tuple[str | int, ...]:

@@ -171,3 +171,22 @@ def test_a_template_name_that_is_a_path_or_unknown_is_an_error_at_its_line(tmp_p
         assert result.returncode == 1
         [line] = result.stderr.splitlines()
         assert line.startswith(f"{manifest}:7:15: spec.team.template: ") and message in line
+
+
+def test_an_ambiguous_repository_gets_the_runner_ups_distinctive_roles_and_says_so(tmp_path, orch):
+    from tests.unit.layouts import LAYOUTS, write_tree
+
+    files = {name: files for name, _, files in LAYOUTS}["node backend api (express, typescript)"]
+    write_tree(tmp_path / "api", files)
+    result = orch("init", str(tmp_path / "api"), "--command", "orch-toyagent")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "api" / "orch.yaml").read_text()
+    assert "# The result is ambiguous, so the team adds the runner-up's (web_app) distinctive roles" in text
+    assert "    add_roles: [frontend, backend]   # from web_app" in text
+    document = orch.json("validate", str(tmp_path / "api" / "orch.yaml"))
+    assert document["manifests"][0]["agents"] == 8  # code_project's six, frontend and backend
+
+    broken = text.replace("add_roles: [frontend, backend]", "add_roles: [frontend, wizard]")
+    (tmp_path / "api" / "orch.yaml").write_text(broken)
+    failed = orch("validate", str(tmp_path / "api" / "orch.yaml"))
+    assert failed.returncode == 1 and "spec.team.add_roles[1]: 'wizard' is not a role of any template" in failed.stderr
