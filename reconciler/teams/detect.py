@@ -14,7 +14,7 @@ import os
 import re
 import subprocess
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 AMBIGUOUS_BELOW = 0.6  # confidence under which the runner-up's distinctive roles are added
