@@ -294,7 +294,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     ctx = _context(args)
     desired, plan = plan_from_cache(ctx, args.file) or plan_for(ctx, load_manifest(args.file))
     _warn(ctx)
-    _emit(args, plan_document(plan), plan_text(plan, desired))
+    _emit(args, plan_document(plan, desired.git and desired.git.upstream), plan_text(plan, desired))
     if plan.problems:
         return 1
     return 2 if args.detailed_exitcode and plan.actions else 0

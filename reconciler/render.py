@@ -20,10 +20,11 @@ def action_document(action: Action) -> dict[str, Any]:
     return {"op": action.symbol, "kind": type(action).__name__, "target": action.target, "reason": action.reason}
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
+def plan_document(plan: Plan, upstream: str | None = None) -> dict[str, Any]:
     return {
         "project": plan.project,
         "session": plan.session,
+        "upstream": upstream,
         "actions": [action_document(a) for a in plan.actions],
         "problems": [p.message for p in plan.problems],
         "summary": plan.counts(),
@@ -31,7 +32,9 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 
 def plan_text(plan: Plan, desired: DesiredProject) -> str:
-    lines = [f"Project {plan.project} (session {plan.session}, {len(desired.agents)} agents, {desired.manifest_path})"]
+    upstream = f", upstream {desired.git.upstream}" if desired.git is not None else ""
+    lines = [f"Project {plan.project} (session {plan.session}, {len(desired.agents)} agents{upstream}, "
+             f"{desired.manifest_path})"]
     for problem in plan.problems:
         lines.append(f"  ! {problem.message}")
     width = max((len(a.symbol) + 1 + len(a.target) for a in plan.actions), default=0)
@@ -87,7 +90,11 @@ def status_text(document: dict[str, Any]) -> str:
         watcher = project["watcher"]
         watching = (f"watcher pid {watcher['pid']} (heartbeat {watcher['heartbeat_age_s']}s ago)" if watcher
                     else "no watcher (run `orch reconcile --watch`)")
-        lines.append(f"{project['name']}  session {project['session']}  {alive}/{len(project['agents'])} agents up  {watching}")
+        upstream = f"  upstream {project['upstream']}" if project.get("upstream") else ""
+        lines.append(f"{project['name']}  session {project['session']}{upstream}  {alive}/{len(project['agents'])} "
+                     f"agents up  {watching}")
+        if project.get("problem"):
+            lines.append(f"  ! git work stopped: {project['problem']}")
         rows = [["AGENT", "ROLE", "WINDOW", "STATE", "RESTARTS", "LAST EXIT", "NEXT CHECK-IN", "CREDIT"]]
         for agent in project["agents"]:
             state = "up" if agent["alive"] else ("dead" if agent["window"] else "missing")
