@@ -44,13 +44,13 @@ def _worktrees(ctx, store, record, loaded) -> tuple[str | None, str | None, dict
         if upstream is None:
             raise UserError(no_upstream(loaded))
         repo = observe_repo(desired.git.repo)
+        if upstream not in repo.branches:
+            raise UserError(f"upstream branch {upstream!r} does not exist in {desired.git.repo}")
     except UserError as err:
         return upstream, str(err), {w.agent: {"path": w.path, "branch": w.branch, "ahead": 0, "behind": 0,
                                               "dirty": False, "state": "unknown", "problem": str(err),
                                               "conflict_files": [], "last_sync": None}
                                     for w in desired.git.worktrees}
-    if upstream not in repo.branches:
-        problem = f"upstream branch {upstream!r} does not exist in {desired.git.repo}"
     facts, _ = observe_worktrees(desired.git, repo)
     records = ledger.sync_records(store, record.name)
     upstream_commit = repo.branches.get(desired.git.upstream)
