@@ -203,10 +203,6 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
                     result.outcomes += converge_worktrees(ctx, store, desired, sync=False)
                     _ensure_hooks(store, desired)
                 report_git_problem(store, name, None)
-            except UserError as err:
-                if not fire_checkins:
-                    raise
-                report_git_problem(store, name, str(err))  # git work waits; agents and check-ins carry on
             except LockTimeout:
                 if not fire_checkins:
                     raise  # apply: say who holds the lock rather than converging half
@@ -219,6 +215,10 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
                     _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(),
                                    lookahead, lanes)
                 return result
+            except UserError as err:
+                if not fire_checkins:
+                    raise
+                report_git_problem(store, name, str(err))  # git work waits; agents and check-ins carry on
         observed = _converge_windows(ctx, store, desired, result, wait_for_backoff, lanes)
         result.pids = _live_pids(observed, desired)
         _sync_schedules(store, desired)

@@ -30,6 +30,7 @@ from reconciler.state.store import Store
 from reconciler.tmux import Tmux
 
 GATE_TIMEOUT_S = 600
+SYNC_WORKERS = 4  # like the observation: git processes of different worktrees overlap
 GATE_OUTPUT_CHARS = 4000
 
 
@@ -46,15 +47,25 @@ class GitExecutor:
         self.advanced_upstream = False
 
     def execute(self, actions: list[Action]) -> list[Outcome]:
-        outcomes = []
-        for action in actions:
-            try:
-                outcomes.append(self._one(action))
-            except Exception as err:  # one failure never stops the others
-                outcomes.append(Outcome(action, False, f"{type(err).__name__}: {err}"))
-            if not outcomes[-1].ok:
-                self._event("sync.failed", f"{action.target}: {outcomes[-1].message}", agent=_agent_of(action))
-        return outcomes
+        """Each action once, in order; the syncs of different worktrees overlap (each touches only its own
+        worktree and branch, and git's object database takes concurrent writers)."""
+        syncs = [a for a in actions if isinstance(a, SyncWorktree)]
+        done: dict[int, Outcome] = {}
+        if len(syncs) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=SYNC_WORKERS) as pool:
+                done = {id(a): o for a, o in zip(syncs, pool.map(self._guarded, syncs))}
+        return [done.get(id(action)) or self._guarded(action) for action in actions]
+
+    def _guarded(self, action: Action) -> Outcome:
+        try:
+            outcome = self._one(action)
+        except Exception as err:  # one failure never stops the others
+            outcome = Outcome(action, False, f"{type(err).__name__}: {err}")
+        if not outcome.ok:
+            self._event("sync.failed", f"{action.target}: {outcome.message}", agent=_agent_of(action))
+        return outcome
 
     def _one(self, action: Action) -> Outcome:
         handler = {CreateWorktree: self._create, SyncWorktree: self._sync, SkipSync: self._skip,
@@ -94,10 +105,12 @@ class GitExecutor:
     def _sync(self, action: SyncWorktree) -> Outcome:
         path, agent, branch = action.worktree.path, action.worktree.agent, action.worktree.branch
         repo, onto = self.settings.repo, action.upstream_commit
-        tip = git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=repo, check=False).stdout.strip()
-        if not tip:
-            return Outcome(action, False, f"branch {branch} does not exist any more")
-        built = merged(repo, tip, onto, action.upstream, branch) if action.mode == "merge" else rebased(repo, tip, onto)
+        found = git("rev-parse", f"refs/heads/{branch}", f"{onto}^{{tree}}", cwd=repo, check=False)
+        tip, _, onto_tree = found.stdout.strip().partition("\n")
+        if found.returncode != 0 or not onto_tree:
+            return Outcome(action, False, f"branch {branch} or upstream commit {onto[:12]} is not there any more")
+        built = merged(repo, tip, onto, action.upstream, branch) if action.mode == "merge" else \
+            rebased(repo, tip, onto, onto_tree)
         if built.conflicts is not None:
             files = list(built.conflicts)
             ledger.update_sync_record(self.store, self.project, agent, state="conflict", last_sync=time.time(),
@@ -213,7 +226,7 @@ class Built:
 _FIELDS = 8  # %m %H %P %T %an %ae %ad %B
 
 
-def rebased(repo: str, tip: str, onto: str) -> Built:
+def rebased(repo: str, tip: str, onto: str, onto_tree: str) -> Built:
     """The branch at `tip` rebased onto `onto`, as `git rebase` would make it (non-merge commits replayed
     in order, those that become empty dropped), built without touching any worktree or ref.
 
@@ -227,8 +240,7 @@ def rebased(repo: str, tip: str, onto: str) -> Built:
     fields = log.stdout.split("\0")
     records = [fields[i:i + _FIELDS] for i in range(0, len(fields) - _FIELDS + 1, _FIELDS)]
     below = {r[1] for r in records if r[0] == "-"}  # boundary: ancestors of `onto`
-    base = onto
-    base_tree = git("rev-parse", f"{onto}^{{tree}}", cwd=repo).stdout.strip()
+    base, base_tree = onto, onto_tree
     for mark, commit, parents, tree, name, email, date, message in records:
         if mark == "-":
             continue
