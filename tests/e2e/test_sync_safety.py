@@ -335,3 +335,46 @@ def test_sync_exits_0_when_an_escalation_is_held_for_credit_and_1_when_it_fails(
     assert orch("send", "wt/dev", "/deaf 50").returncode == 0  # takes no Enter: the delivery fails
     result = orch("sync", "wt")
     assert result.returncode == 1 and "escalation not delivered" in result.stdout, result.stdout
+
+
+# -- the rebase orch builds is the one `git rebase` makes ---------------------------------------
+
+
+def test_a_rebase_of_several_commits_is_what_git_rebase_makes(tmp_path, repo, orch, tmux_socket):
+    """Several commits (one undoing part of an earlier one, one already upstream, one empty) replayed in
+    the object database give the trees, authors and messages `git rebase` gives."""
+    manifest = project(tmp_path, repo, agents=("dev",))
+    assert orch("apply", str(manifest)).returncode == 0
+    dev = Path(worktree_status(orch)["dev"]["path"])
+    commit(dev, "shared.txt", "line 1\ndev's line 2\nline 3\n", "dev: change line 2")
+    commit(dev, "dev.txt", "dev\n", "dev: add a file")
+    commit(dev, "shared.txt", "line 1\nline 2\nline 3\n", "dev: undo the line 2 change\n\nwith a body\n")
+    commit(dev, "both.txt", "the same on both sides\n", "dev: a change upstream has too")
+    git(dev, "commit", "-q", "--allow-empty", "-m", "dev: an empty commit")
+    commit(repo, "both.txt", "the same on both sides\n", "main: the same change")
+    commit(repo, "upstream.txt", "new\n", "main: more")
+    git(repo, "branch", "by-git", "orch/dev")
+    assert orch("sync", "wt").returncode == 0
+    scratch = tmp_path / "by-git"
+    git(repo, "worktree", "add", "-q", str(scratch), "by-git")
+    git(scratch, "rebase", "-q", "main")
+    shape = "--format=%T%x00%an%x00%ae%x00%at%x00%B"
+    assert git(repo, "log", shape, "main..orch/dev") == git(repo, "log", shape, "main..by-git")
+    assert git(dev, "status", "--porcelain") == "" and worktree_status(orch)["dev"]["state"] == "synced"
+
+
+def test_merge_mode_builds_the_merge_without_touching_the_worktree(tmp_path, repo, orch, tmux_socket):
+    manifest = project(tmp_path, repo, agents=("dev", "qa"), sync="mode: merge\nescalate_to: qa")
+    assert orch("apply", str(manifest)).returncode == 0
+    status = worktree_status(orch)
+    dev, qa = Path(status["dev"]["path"]), Path(status["qa"]["path"])
+    own = commit(dev, "dev.txt", "dev\n")
+    mine = commit(qa, "shared.txt", "line 1\nqa's line 2\nline 3\n")
+    upstream = commit(repo, "shared.txt", "line 1\nmain's line 2\nline 3\n")
+    assert orch("sync", "wt").returncode == 0
+    assert git(dev, "rev-parse", "HEAD^1", "HEAD^2").split() == [own, upstream]
+    assert git(dev, "log", "-1", "--format=%s") == "Merge branch 'main' into orch/dev"
+    assert git(qa, "rev-parse", "HEAD") == mine and git(qa, "status", "--porcelain") == ""
+    assert worktree_status(orch)["qa"]["conflict_files"] == ["shared.txt"]
+    told = [e["text"] for e in toy_log(tmp_path / "logs" / "qa.log")]
+    assert len(told) == 1 and "shared.txt" in told[0] and "did not merge" in told[0]

@@ -402,6 +402,16 @@ def test_remove_leaves_what_is_not_orchs(repo, orch_home):
     assert not (folder / HOME_FILE).exists()
 
 
+def test_installed_means_this_home_and_this_upstream_are_listed(repo, tmp_path, orch_home):
+    other = tmp_path / "other-home"
+    install_hooks(repo, orch_home, "main")
+    assert hooks_installed(repo, orch_home, "main")
+    assert not hooks_installed(repo, other, "main")  # a second ORCH_HOME would never be woken
+    assert not hooks_installed(repo, orch_home, "release")  # nor a changed upstream
+    install_hooks(repo, other, "release")
+    assert hooks_installed(repo, other, "release") and hooks_installed(repo, orch_home, "main")
+
+
 def test_remove_for_one_home_keeps_hooks_for_another(repo, tmp_path, orch_home):
     other = tmp_path / "other-home"
     install_hooks(repo, orch_home, "main")
