@@ -378,3 +378,25 @@ def test_merge_mode_builds_the_merge_without_touching_the_worktree(tmp_path, rep
     assert worktree_status(orch)["qa"]["conflict_files"] == ["shared.txt"]
     told = [e["text"] for e in toy_log(tmp_path / "logs" / "qa.log")]
     assert len(told) == 1 and "shared.txt" in told[0] and "did not merge" in told[0]
+
+
+def test_a_project_applied_before_upstreams_were_stored_gets_its_upstream_or_a_problem(tmp_path, repo, orch,
+                                                                                     tmux_socket, orch_home):
+    import sqlite3
+
+    manifest = implicit(tmp_path, repo, agents=("dev",))
+    assert orch("apply", str(manifest)).returncode == 0
+    with sqlite3.connect(orch_home / "state.db") as conn:  # as an older orch left it
+        conn.execute("UPDATE projects SET upstream = NULL, desired_key = NULL")
+    assert orch("apply", str(manifest)).returncode == 0  # main is checked out: stored now
+    assert status_project(orch)["upstream"] == "main"
+    with sqlite3.connect(orch_home / "state.db") as conn:
+        conn.execute("UPDATE projects SET upstream = NULL, desired_key = NULL")
+    git(repo, "checkout", "-q", "--detach")
+    for _ in range(2):
+        result = orch("reconcile", str(manifest))
+        assert result.returncode == 1 and "spec.upstream" in result.stdout, result.stdout + result.stderr
+    assert len(events(orch, "git.problem")) == 1
+    status = status_project(orch)
+    assert status["agents"][0]["alive"] and status["agents"][0]["worktree"]["state"] == "unknown"
+    assert orch("destroy", "wt", "--yes").returncode == 0
