@@ -339,7 +339,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     loaded = None if cached else load_manifest(args.file)
     desired, plan = cached or plan_for(ctx, loaded)
     _warn(ctx)
-    document, text = plan_document(plan), plan_text(plan, desired)
+    document, text = plan_document(plan, desired.git and desired.git.upstream), plan_text(plan, desired)
     if loaded is not None and loaded.team is not None:  # which agents came from which template
         from reconciler.teams.cli import team_document, team_lines
 

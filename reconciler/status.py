@@ -25,20 +25,32 @@ def _applied(record):
         return None
 
 
-def _worktrees(ctx, store, record, loaded) -> dict[str, dict[str, Any]]:
-    """agent -> the worktree part of the status document (git is only asked when the project has a repo)."""
+def _worktrees(ctx, store, record, loaded) -> tuple[str | None, str | None, dict[str, dict[str, Any]]]:
+    """The upstream, why git work stopped (None: it did not) and agent -> the worktree part of the status
+    document (git is only asked when the project has a repo). A worktree git cannot be asked about is
+    `unknown`, with the problem beside it."""
     if loaded is None or loaded.manifest.spec.repo is None:
-        return {}
+        return None, None, {}
     from reconciler.desired import desired_project
-    from reconciler.loop import _repo_branch, observe_worktrees
+    from reconciler.loop import no_upstream, observe_worktrees, project_upstream
     from reconciler.observe.git import observe_repo
     from reconciler.plan_git import worktree_state
 
+    upstream = project_upstream(loaded, record)
+    # without an upstream the settings only serve for the worktrees' paths
+    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, upstream or "")
+    problem = store.reported(record.name, "git")  # what the last sync found, said once by the git lane
     try:
-        desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+        if upstream is None:
+            raise UserError(no_upstream(loaded))
         repo = observe_repo(desired.git.repo)
-    except UserError:
-        return {}
+        if upstream not in repo.branches:
+            raise UserError(f"upstream branch {upstream!r} does not exist in {desired.git.repo}")
+    except UserError as err:
+        return upstream, str(err), {w.agent: {"path": w.path, "branch": w.branch, "ahead": 0, "behind": 0,
+                                              "dirty": False, "state": "unknown", "problem": str(err),
+                                              "conflict_files": [], "last_sync": None}
+                                    for w in desired.git.worktrees}
     facts, _ = observe_worktrees(desired.git, repo)
     records = ledger.sync_records(store, record.name)
     upstream_commit = repo.branches.get(desired.git.upstream)
@@ -52,8 +64,9 @@ def _worktrees(ctx, store, record, loaded) -> dict[str, dict[str, Any]]:
             "state": worktree_state(seen, sync, upstream_commit),
             "conflict_files": list(sync.conflict_files) if sync and sync.conflict_files else [],
             "last_sync": iso(sync.last_sync) if sync else None,
+            "problem": problem,
         }
-    return document
+    return upstream, problem, document
 
 
 
@@ -112,7 +125,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         spec = loaded.manifest.spec if loaded else None
         agents = [(agent.name, agent.role) for agent in spec.agents] if spec else []
         shared = bool(spec and spec.credit.shared)
-        worktrees = _worktrees(ctx, store, record, loaded)
+        upstream, problem, worktrees = _worktrees(ctx, store, record, loaded)
         known = {agent for agent, _ in agents}
         agents += [(agent, None) for agent in sorted(panes) if agent not in known]
         holds = ledger.credit_holds(store, record.name)
@@ -143,6 +156,8 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
             "session": record.session,
             "manifest": record.manifest_path,
             "watcher": _watcher(watchers.get(record.name), now),
+            "upstream": upstream,
+            "problem": problem,
             "error": _manifest_error(record),
             "agents": rows,
         })

@@ -279,7 +279,7 @@ class Watcher:
                 if watched.loaded.manifest.spec.repo is None:
                     continue
                 try:
-                    self.report(sync_project(self.ctx, watched.loaded))
+                    self.report(sync_project(self.ctx, watched.loaded, repeat_problems=False))
                 except Exception as err:  # one project's failure never stops the others
                     try:
                         self.ctx.store().record_event("watch.error", f"sync: {type(err).__name__}: {err}",
