@@ -235,6 +235,9 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
 def _remember_desired(store: Store, loaded: LoadedManifest, desired: DesiredProject) -> None:
     from reconciler import desired_cache
 
+    if loaded.manifest.spec.repo is not None and desired.git is None:  # upstream unknown: no cache to trust
+        store.record_desired(desired.name, None, None)
+        return
     store.record_desired(desired.name, desired_cache.cache_key(loaded.sha256, desired.git and desired.git.upstream),
                          desired_cache.dump(desired))
 
