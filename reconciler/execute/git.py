@@ -105,10 +105,12 @@ class GitExecutor:
     def _sync(self, action: SyncWorktree) -> Outcome:
         path, agent, branch = action.worktree.path, action.worktree.agent, action.worktree.branch
         repo, onto = self.settings.repo, action.upstream_commit
-        found = git("rev-parse", f"refs/heads/{branch}", f"{onto}^{{tree}}", cwd=repo, check=False)
-        tip, _, onto_tree = found.stdout.strip().partition("\n")
-        if found.returncode != 0 or not onto_tree:
+        found = git("log", "--no-walk=unsorted", "-s", "--format=%H %T %ct", f"refs/heads/{branch}", onto, "--",
+                    cwd=repo, check=False)
+        rows = [line.split() for line in found.stdout.splitlines()]
+        if found.returncode != 0 or len(rows) != 2 or any(len(row) != 3 for row in rows):
             return Outcome(action, False, f"branch {branch} or upstream commit {onto[:12]} is not there any more")
+        tip, (_, onto_tree, committed) = rows[0][0], rows[1]
         built = merged(repo, tip, onto, action.upstream, branch) if action.mode == "merge" else \
             rebased(repo, tip, onto, onto_tree)
         if built.conflicts is not None:
@@ -130,7 +132,9 @@ class GitExecutor:
         ledger.update_sync_record(self.store, self.project, agent, state="synced", last_sync=time.time(),
                                   conflict_upstream=None, conflict_files=(), skipped_upstream=None)
         verb = "merged" if action.mode == "merge" else "rebased"
-        self._event(f"sync.{verb}", f"{agent}: {action.reason}", agent=agent, upstream=onto)
+        # since the upstream commit was made (git keeps whole seconds): what `orch metrics` calls sync latency
+        self._event(f"sync.{verb}", f"{agent}: {action.reason}", agent=agent, upstream=onto,
+                    latency_s=round(max(0.0, time.time() - int(committed)), 3))
         return Outcome(action, True, f"{verb} onto {action.upstream}")
 
     def _skip(self, action: SkipSync) -> Outcome:
