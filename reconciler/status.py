@@ -48,7 +48,9 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
     if desired is None or desired.git is None:
         return None, None, {}
     from reconciler.loop import observe_worktrees
-    from reconciler.observe.git import observe_repo
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reconciler.observe.git import diff_size, observe_repo
     from reconciler.plan_git import worktree_state
 
     upstream = desired.git.upstream or None
@@ -67,10 +69,15 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
     facts, _ = observe_worktrees(desired.git, repo)
     records = ledger.sync_records(store, record.name)
     upstream_commit = repo.branches.get(desired.git.upstream)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # one git process each, overlapping
+        sizes = dict(zip((w.agent for w in desired.git.worktrees), pool.map(
+            lambda w: diff_size(w.path, upstream_commit) if facts.get(w.agent) and facts[w.agent].ahead else
+            {"added": 0, "removed": 0}, desired.git.worktrees)))
     document = {}
     for worktree in desired.git.worktrees:
         seen, sync = facts.get(worktree.agent), records.get(worktree.agent)
         document[worktree.agent] = {
+            "diff": sizes.get(worktree.agent),
             "path": worktree.path, "branch": worktree.branch,
             "ahead": seen.ahead if seen else 0, "behind": seen.behind if seen else 0,
             "dirty": bool(seen and (seen.dirty or seen.operation)),

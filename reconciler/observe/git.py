@@ -108,3 +108,16 @@ def observe_worktree(worktree: DesiredWorktree, repo: RepoFacts, upstream: str) 
     foreign = operation is None and checkout.branch != worktree.branch
     return WorktreeFacts(worktree.agent, str(path), True, True, dirty, operation, ahead, behind, checkout.head,
                          checkout.branch, foreign)
+
+
+def diff_size(worktree: str, upstream_commit: str) -> dict[str, int] | None:
+    """Lines the worktree's branch adds and removes on top of upstream (its commits since the merge
+    base), for the board; None if git cannot say."""
+    import re
+
+    result = git("diff", "--shortstat", f"{upstream_commit}...HEAD", cwd=worktree, check=False)
+    if result.returncode != 0:
+        return None
+    added = re.search(r"(\d+) insertion", result.stdout)
+    removed = re.search(r"(\d+) deletion", result.stdout)
+    return {"added": int(added.group(1)) if added else 0, "removed": int(removed.group(1)) if removed else 0}
