@@ -447,7 +447,7 @@ def median_breakdown(runs: list[tuple[float, ProcessTally]]) -> dict[str, Any]:
 def bench_in_process(project: GitProject, observe_runs: int = 20, sync_runs: int = 5) -> dict[str, Any]:
     """The watcher is stopped: observation, sync pass and check-in pass, called here."""
     from reconciler.desired import desired_project
-    from reconciler.loop import Context, _repo_branch, observe_worktrees, reconcile_project, sync_project
+    from reconciler.loop import Context, observe_worktrees, project_upstream, reconcile_project, sync_project
     from reconciler.manifest.loader import load_manifest
     from reconciler.observe.git import observe_repo
 
@@ -456,7 +456,7 @@ def bench_in_process(project: GitProject, observe_runs: int = 20, sync_runs: int
     loaded = load_manifest(project.manifest)
     store = ctx.store(maintain=True)
     record = store.project(project.name)
-    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, project_upstream(loaded, record))
     settings = desired.git
     log(f"  b) in-process: observation x{observe_runs}, sync pass x{sync_runs}, check-in pass x{sync_runs}")
 

@@ -16,6 +16,7 @@ from reconciler.errors import UserError
 
 EXAMPLES = """\
 examples:
+  orch init                               a starter manifest whose team fits this repository
   orch validate orch.yaml                 check a manifest, every mistake with file:line:col
   orch plan orch.yaml                     what apply would change (+ add, ~ change, -/+ replace, - destroy)
   orch apply orch.yaml                    converge tmux to the manifest once
@@ -229,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the Prometheus text format to PATH, atomically")
 
     command("schema", "print the manifest's JSON Schema")
+    from reconciler.teams.cli import add_commands as add_team_commands
+
+    add_team_commands(command, common)
     return parser
 
 
@@ -344,9 +348,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     ctx = _context(args)
     ctx.show_sensitive = args.show_sensitive
     ctx.adopt = args.adopt
-    desired, plan = (None if args.adopt else plan_from_cache(ctx, args.file)) or plan_for(ctx, load_manifest(args.file))
+    cached = None if args.adopt else plan_from_cache(ctx, args.file)
+    loaded = None if cached else load_manifest(args.file)
+    desired, plan = cached or plan_for(ctx, loaded)
     _warn(ctx)
-    _emit(args, plan_document(plan), plan_text(plan, desired))
+    document, text = plan_document(plan, desired.git and desired.git.upstream), plan_text(plan, desired)
+    if loaded is not None and loaded.team is not None:  # which agents came from which template
+        from reconciler.teams.cli import team_document, team_lines
+
+        document["team"] = team_document(loaded.team)
+        text = "\n".join(team_lines(loaded.team)) + "\n" + text
+    _emit(args, document, text)
     if plan.problems:
         return 1
     return 2 if args.detailed_exitcode and plan.actions else 0
@@ -551,6 +563,18 @@ def cmd_credit(args: argparse.Namespace) -> int:
         document, text = credit_hold(ctx, args.agent, args.project, args.until)
     _emit(args, document, text)
     return 0
+
+
+def cmd_team(args: argparse.Namespace) -> int:
+    from reconciler.teams.cli import run_team
+
+    return run_team(args, lambda document, text: _emit(args, document, text))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from reconciler.teams.cli import run_init
+
+    return run_init(args, lambda document, text: _emit(args, document, text))
 
 
 def cmd_compat(args: argparse.Namespace) -> int:

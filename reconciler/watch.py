@@ -287,7 +287,7 @@ class Watcher:
                 if watched.loaded.manifest.spec.repo is None:
                     continue
                 try:
-                    self.report(sync_project(self.ctx, watched.loaded))
+                    self.report(sync_project(self.ctx, watched.loaded, repeat_problems=False))
                 except ProjectGone:
                     continue  # destroyed: the pass loop lets it go
                 except Exception as err:  # one project's failure never stops the others

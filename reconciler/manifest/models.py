@@ -137,6 +137,15 @@ class Defaults(Strict):
 
 class Team(Strict):
     template: str | None = Field(default=None, description="auto | a template name.")
+    templates_dir: PathText | None = Field(
+        default=None, description="The user's templates (also ORCH_TEMPLATES); they shadow built-ins by name."
+    )
+    refine: bool = Field(default=False, description="Ask a model to adjust the roles (extra orch[ai] and a key).")
+    model: str | None = Field(default=None, description="The model refinement asks (else ORCH_AI_MODEL).")
+    add_roles: list[str] = Field(
+        default_factory=list, description="Roles of other templates added to the team (`orch init` writes the "
+                                          "runner-up's distinctive roles here when detection is ambiguous)."
+    )
 
 
 class Sync(Strict):
