@@ -20,6 +20,11 @@ from reconciler.runtime.seam import Observation, Session, Slot, StartSpec
 PROMPT = "> "
 
 
+def shown(text: str) -> str:
+    """A text as one screen row: a multi-line one as a placeholder, as Claude Code and the toy agent show it."""
+    return f"[Pasted text +{text.count(chr(10)) + 1} lines]" if "\n" in text else text
+
+
 @dataclass
 class FakeProcess:
     """A helper the agent started (e.g. under `nohup`): it lives until the slot's tree is ended."""
@@ -127,9 +132,8 @@ class FakeRuntime:
             if slot is None:
                 return None
             instance = slot.instance
-            lines = [f"you said: {text}" for text in instance.submitted] + [PROMPT + instance.input]
-            return parse_capture("\n".join(lines), len(lines[-1]), len(lines) - 1, not instance.alive, slot.in_mode,
-                                 0)
+            lines = [f"you said: {shown(text)}" for text in instance.submitted] + [PROMPT + shown(instance.input)]
+            return parse_capture("\n".join(lines), len(lines[-1]), len(lines) - 1, not instance.alive, slot.in_mode)
 
     def send(self, slot_id: str, *, paste: str = "", keys: Sequence[str] = (), leave_mode: bool = False) -> str | None:
         with self._changed:
