@@ -126,14 +126,24 @@ class FakeRuntime:
             self._sessions[session_id] = Session(name, session_id, session.project, session.project_id, session.home)
         return None
 
-    def capture(self, slot_id: str) -> Screen | None:
+    def capture(self, slot_ids: Sequence[str]) -> dict[str, Screen]:
+        with self._changed:
+            screens = {}
+            for slot_id in slot_ids:
+                slot = self._slots.get(slot_id)
+                if slot is not None:
+                    rows = self._rows(slot.instance)
+                    screens[slot_id] = parse_capture("\n".join(rows), len(rows[-1]), len(rows) - 1,
+                                                     not slot.instance.alive, slot.in_mode)
+            return screens
+
+    def scrollback(self, slot_id: str, lines: int | None = None) -> list[str] | None:
         with self._changed:
             slot = self._slots.get(slot_id)
             if slot is None:
                 return None
-            instance = slot.instance
-            lines = [f"you said: {shown(text)}" for text in instance.submitted] + [PROMPT + shown(instance.input)]
-            return parse_capture("\n".join(lines), len(lines[-1]), len(lines) - 1, not instance.alive, slot.in_mode)
+            rows = self._rows(slot.instance)
+            return rows if lines is None else rows[-max(lines, 1):]
 
     def send(self, slot_id: str, *, paste: str = "", keys: Sequence[str] = (), leave_mode: bool = False) -> str | None:
         with self._changed:
@@ -208,6 +218,10 @@ class FakeRuntime:
         slot.instance.end(status)
         for child in slot.instance.children:
             child.alive = False
+
+    def _rows(self, instance: FakeInstance) -> list[str]:
+        """What the simulated agent shows: an answer per submission, then its prompt and input line."""
+        return [f"you said: {shown(text)}" for text in instance.submitted] + [PROMPT + shown(instance.input)]
 
     def _slot(self, slot: _FakeSlot) -> Slot:
         spec, instance = slot.spec, slot.instance

@@ -100,8 +100,12 @@ class Runtime(Protocol):
     def rename(self, session_id: str, name: str) -> str | None:
         """Give a session back its name."""
 
-    def capture(self, slot_id: str) -> Screen | None:
-        """The slot's visible screen and cursor; None when the slot is gone."""
+    def capture(self, slot_ids: Sequence[str]) -> dict[str, Screen]:
+        """slot id -> its visible screen, cursor and mode, for all of them in one look; a slot that is
+        gone is left out."""
+
+    def scrollback(self, slot_id: str, lines: int | None = None) -> list[str] | None:
+        """The slot's last `lines` lines of output, history included (None: all of it); None when gone."""
 
     def send(self, slot_id: str, *, paste: str = "", keys: Sequence[str] = (), leave_mode: bool = False) -> str | None:
         """Leave copy mode (if asked), paste `paste` as one bracketed paste, then press `keys`;

@@ -8,6 +8,7 @@ or zombie process, or another one under its pid), which tmux 3.3a's hooks do not
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 from typing import Sequence
@@ -17,12 +18,13 @@ from reconciler.execute.processes import terminate_tree
 from reconciler.execute.tmux import WINDOW_HEIGHT, WINDOW_WIDTH, launch_args, mark_agent_pane, mark_session
 from reconciler.model import DesiredAgent, DesiredProject, ObservedPane
 from reconciler.observe.liveness import process_start
-from reconciler.observe.screen import Screen
+from reconciler.observe.screen import Screen, parse_capture
 from reconciler.observe.tmux import observe
 from reconciler.runtime.seam import Observation, Session, Slot, StartSpec
 from reconciler.tmux import Command, Tmux, TmuxError, batches
 
 POLL_S = 0.05
+SCREEN_STATE = "#{pane_id}\t#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}\t#{pane_pid}"
 
 
 def slot_of(pane: ObservedPane) -> Slot:
@@ -105,8 +107,33 @@ class TmuxRuntime:
         result = self.tmux.run(["rename-session", "-t", session_id, name], check=False)
         return None if result.returncode == 0 else result.stderr.strip()
 
-    def capture(self, slot_id: str) -> Screen | None:
-        return snapshot(self.tmux, slot_id)
+    def capture(self, slot_ids: Sequence[str]) -> dict[str, Screen]:
+        """Each pane's state line (under a separator no screen can forge) and its screen, all in one
+        tmux process (more only past tmux's command size). A pane gone meanwhile ends its chain,
+        so the panes after it are asked again one by one."""
+        separator = "orch-screen-" + secrets.token_hex(8)
+        groups = [[["display-message", "-p", "-t", slot_id, f"{separator}\t{SCREEN_STATE}"],
+                   ["capture-pane", "-p", "-e", "-t", slot_id]] for slot_id in slot_ids]
+        screens: dict[str, Screen] = {}
+        wanted = set(slot_ids)
+        for batch in batches(groups):
+            result = self.tmux.run(*(command for index in batch for command in groups[index]), check=False)
+            screens.update((pane_id, screen) for pane_id, screen in _parse_screens(result.stdout, separator).items()
+                           if pane_id in wanted)  # tmux 3.3a expands an unknown pane's header empty
+            if result.returncode != 0:
+                for index in batch:
+                    slot_id = slot_ids[index]
+                    if slot_id not in screens:
+                        screen = snapshot(self.tmux, slot_id)
+                        if screen is not None:
+                            screens[slot_id] = screen
+        return screens
+
+    def scrollback(self, slot_id: str, lines: int | None = None) -> list[str] | None:
+        """Wrapped lines joined; `lines` None: the whole history."""
+        start = "-" if lines is None else f"-{max(lines, 1)}"
+        result = self.tmux.run(["capture-pane", "-p", "-J", "-S", start, "-E", "-", "-t", slot_id], check=False)
+        return result.stdout.rstrip("\n").split("\n") if result.returncode == 0 else None
 
     def send(self, slot_id: str, *, paste: str = "", keys: Sequence[str] = (), leave_mode: bool = False) -> str | None:
         if leave_mode:  # `cancel` fails harmlessly outside copy mode
@@ -140,3 +167,13 @@ class TmuxRuntime:
             pane_id, pid, tty = (line.split("\t") + ["", ""])[:3]
             if pane_id in wanted and pid.isdigit():
                 terminate_tree(int(pid), tty)
+
+
+def _parse_screens(output: str, separator: str) -> dict[str, Screen]:
+    screens = {}
+    for chunk in output.split(separator + "\t")[1:]:
+        head, _, body = chunk.partition("\n")
+        pane_id, dead, in_mode, cursor_x, cursor_y, pid = (head.split("\t") + ["0"] * 6)[:6]
+        screens[pane_id] = parse_capture(body, int(cursor_x or 0), int(cursor_y or 0), dead == "1", in_mode == "1",
+                                         int(pid or 0))
+    return screens

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.observe.liveness import process_dead
-from reconciler.observe.screen import input_region, input_ready
+from reconciler.observe.screen import Screen, input_region, input_ready
 from reconciler.runtime.fake import FakeProcess, FakeRuntime
 from reconciler.runtime.seam import Observation, Runtime, Slot, StartSpec
 from reconciler.runtime.tmux_runtime import TmuxRuntime
@@ -107,13 +107,17 @@ def agents(runtime: Runtime) -> dict[str, Slot]:
     return runtime.observe().agents(PROJECT, PROJECT_ID)
 
 
+def screen_of(runtime: Runtime, slot: Slot) -> Screen | None:
+    return runtime.capture([slot.slot_id]).get(slot.slot_id)
+
+
 def started(harness, *specs: StartSpec) -> dict[str, Slot]:
     """Start the specs in one call and wait until every agent shows its prompt."""
     assert harness.runtime.start(list(specs)) == [None] * len(specs)
     slots = wait_until(lambda: (lambda seen: seen if set(seen) >= {s.agent for s in specs} else None)(
         agents(harness.runtime)), what="the started slots")
     for slot in slots.values():
-        wait_until(lambda: (screen := harness.runtime.capture(slot.slot_id)) and input_ready(screen),
+        wait_until(lambda: (screen := screen_of(harness.runtime, slot)) and input_ready(screen),
                    what=f"{slot.agent}'s prompt")
     return slots
 
@@ -161,7 +165,7 @@ def test_a_paste_and_enter_reach_the_agent_even_from_copy_mode(harness) -> None:
     wait_until(lambda: harness.runtime.observe().agents(PROJECT, PROJECT_ID)["dev"].in_mode, what="copy mode")
 
     assert harness.runtime.send(slot.slot_id, paste="hello\nworld", leave_mode=True) is None
-    wait_until(lambda: "[Pasted text" in input_region(harness.runtime.capture(slot.slot_id)),
+    wait_until(lambda: "[Pasted text" in input_region(screen_of(harness.runtime, slot)),
                what="the paste in the input line")
     assert harness.submitted(slot) == []
     assert harness.runtime.send(slot.slot_id, keys=["Enter"]) is None
@@ -196,7 +200,8 @@ def test_calls_on_a_gone_slot_say_so_and_raise_nothing(harness) -> None:
     harness.runtime.stop([slot.slot_id])
     wait_until(lambda: "dev" not in agents(harness.runtime), what="the slot to go")
 
-    assert harness.runtime.capture(slot.slot_id) is None
+    assert harness.runtime.capture([slot.slot_id]) == {}
+    assert harness.runtime.scrollback(slot.slot_id) is None
     assert harness.runtime.send(slot.slot_id, paste="x", keys=["Enter"])
     assert harness.runtime.restart(slot.slot_id, harness.spec("dev"))
     harness.runtime.stop([slot.slot_id])  # again: nothing to do
@@ -210,3 +215,18 @@ def test_one_start_call_fills_a_new_session_and_a_later_one_joins_it(harness) ->
     assert len({slot.slot_id for slot in later.values()}) == 6
     assert [s.name for s in harness.runtime.observe().sessions].count(SESSION) == 1
     assert set(later) == set(first) | {"late"}
+
+
+def test_one_capture_shows_every_slot_and_scrollback_keeps_what_was_said(harness) -> None:
+    slots = started(harness, harness.spec("pm"), harness.spec("dev"))
+    for word, slot in (("ping", slots["pm"]), ("pong", slots["dev"])):
+        assert harness.runtime.send(slot.slot_id, paste=word, keys=["Enter"]) is None
+    wait_until(lambda: harness.submitted(slots["pm"]) and harness.submitted(slots["dev"]), what="both submissions")
+
+    screens = harness.runtime.capture([slots["pm"].slot_id, "%999999", slots["dev"].slot_id])
+
+    assert set(screens) == {slots["pm"].slot_id, slots["dev"].slot_id}  # the unknown slot left out
+    assert all(input_ready(screen) and not screen.dead for screen in screens.values())
+    said = wait_until(lambda: (rows := harness.runtime.scrollback(slots["dev"].slot_id, 50))
+                      and any("you said: pong" in row for row in rows) and rows, what="the answer in the scrollback")
+    assert not any("ping" in row for row in said)
