@@ -7,6 +7,7 @@ itself by adding a harness here and passing the same tests.
 
 from __future__ import annotations
 
+import inspect
 import os
 import secrets
 import shlex
@@ -230,3 +231,14 @@ def test_one_capture_shows_every_slot_and_scrollback_keeps_what_was_said(harness
     said = wait_until(lambda: (rows := harness.runtime.scrollback(slots["dev"].slot_id, 50))
                       and any("you said: pong" in row for row in rows) and rows, what="the answer in the scrollback")
     assert not any("ping" in row for row in said)
+
+
+@pytest.mark.parametrize("implementation", [TmuxRuntime, FakeRuntime])
+def test_each_runtime_has_exactly_the_seams_methods(implementation) -> None:
+    """No type checker runs in CI yet: the protocol's methods and signatures, checked here."""
+    seam = {name for name in vars(Runtime) if not name.startswith("_") and callable(getattr(Runtime, name))}
+    for name in seam:
+        assert inspect.signature(getattr(implementation, name)) == inspect.signature(getattr(Runtime, name)), name
+    public = {name for name in vars(implementation) if not name.startswith("_") and callable(getattr(implementation, name))}
+    extras = public - seam
+    assert extras <= {"instance", "kill", "spawn_child", "enter_mode"}, extras  # the fake's simulation controls
