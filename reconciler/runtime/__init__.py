@@ -1,0 +1,1 @@
+"""Where agents live: the runtime seam and its implementations."""
