@@ -3,9 +3,10 @@
 Each watcher owns `ORCH_HOME/run/wake-<pid>.fifo` (0600); `poke(home)` writes a byte to every
 such FIFO without ever blocking (a FIFO nobody reads any more is removed). tmux's own
 `pane-died` hook signals the channel `orch-wake` with `wait-for -S` (a tmux command, no
-shell), which a watcher thread waits on: the fast path. tmux 3.3a misses some deaths (and
-reports them late), so a thread also reads every tracked agent process's `/proc/<pid>/stat`
-twice a second (no tmux process): one gone, a zombie, or replaced under its pid wakes the watcher.
+shell), which a watcher thread waits on. tmux 3.3a misses some deaths (and reports them
+late), so a thread also waits on a pidfd of every tracked agent process (the kernel reports its
+end, zombie or not; no tmux process, nothing read while they live), or, without pidfds, reads
+`/proc/<pid>/stat` twice a second: one gone, a zombie, or replaced under its pid wakes the watcher.
 """
 
 from __future__ import annotations
@@ -111,16 +112,46 @@ class Waker:
                 self.wake()
 
     def _watch_processes(self) -> None:
-        while not self._stop.wait(CHECK_S):
-            with self._tracked_lock:
-                tracked = [(project, pid, start) for project, pids in self._tracked.items()
-                           for pid, start in pids.items()]
-            ended = [(project, pid) for project, pid, start in tracked if process_start(pid) != start]
-            if ended:
+        """Wake when a tracked process ends. The kernel says so through a pidfd per process (nothing
+        is read while they all live); where pidfds are not available, /proc is read every CHECK_S."""
+        opened: dict[tuple[int, int], int] = {}  # (pid, start time) -> its pidfd
+        by_fd: dict[int, tuple[int, int]] = {}
+        unwatchable: set[tuple[int, int]] = set()  # no pidfd for these: read in /proc
+        poller = select.poll()
+        try:
+            while not self._stop.is_set():
                 with self._tracked_lock:
-                    for project, pid in ended:
-                        self._tracked.get(project, {}).pop(pid, None)
-                self.wake()
+                    wanted = {(pid, start) for pids in self._tracked.values() for pid, start in pids.items()}
+                for key in set(opened) - wanted:
+                    fd = opened.pop(key)
+                    by_fd.pop(fd)
+                    poller.unregister(fd)
+                    os.close(fd)
+                unwatchable &= wanted
+                ended = []
+                for key in wanted - set(opened) - unwatchable:
+                    fd = _pidfd(key[0])
+                    if fd is None:
+                        unwatchable.add(key)
+                        continue
+                    opened[key], by_fd[fd] = fd, key
+                    poller.register(fd, select.POLLIN)
+                    if process_start(key[0]) != key[1]:  # ended, or its pid reused, before the pidfd was open
+                        ended.append(key)
+                ended += [by_fd[fd] for fd, _ in poller.poll(CHECK_S * 1000) if fd in by_fd]
+                ended += [key for key in unwatchable if process_start(key[0]) != key[1]]
+                if ended:
+                    gone = {pid for pid, _ in ended}
+                    with self._tracked_lock:
+                        for pids in self._tracked.values():
+                            for pid in gone:
+                                pids.pop(pid, None)
+                    self.wake()
+                elif unwatchable and not opened:
+                    self._stop.wait(CHECK_S)  # poll() returned at once with nothing to wait on
+        finally:
+            for fd in opened.values():
+                os.close(fd)
 
     def _wait_tmux(self) -> None:
         while not self._stop.is_set():
@@ -137,6 +168,14 @@ class Waker:
                 self.wake()
             else:
                 self._stop.wait(2.0)  # no tmux server yet: try again shortly
+
+
+def _pidfd(pid: int) -> int | None:
+    """A pidfd for `pid` (readable once the process ends), or None where the kernel or Python has none."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _die_with_parent() -> None:
