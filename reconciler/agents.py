@@ -67,14 +67,20 @@ def _credit_guard(ctx, project: str, agent: str):
 
     store = ctx.store()
     record = store.project(project)
-    shared, patterns = False, ()
+    shared, patterns, kind = False, (), "generic"
     if record is not None and record.manifest_text:
         try:
-            credit = parse_manifest(record.manifest_text, Path(record.manifest_path)).manifest.spec.credit
-            shared, patterns = credit.shared, tuple(credit.patterns)
+            spec = parse_manifest(record.manifest_text, Path(record.manifest_path)).manifest.spec
         except ManifestError:
-            pass
-    return credit_guard(store, project, agent, shared, patterns)
+            spec = None
+        if spec is not None:
+            from reconciler.drivers import resolve
+
+            shared, patterns = spec.credit.shared, tuple(spec.credit.patterns)
+            found = next((a for a in spec.agents if a.name == agent), None)
+            if found is not None:
+                kind = resolve(found.kind, found.command or spec.defaults.command or "").kind
+    return credit_guard(store, project, agent, shared, patterns, kind)
 
 
 def recent_output(ctx, project: str, agent: str, lines: int) -> list[str]:

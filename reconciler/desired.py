@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from reconciler.drivers import resolve as resolve_driver
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.manifest.durations import parse_duration
 from reconciler.model import DesiredAgent, DesiredProject
@@ -44,6 +45,8 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
             cwd = repo or loaded.folder
         env = tuple(sorted({**spec.defaults.env, **agent.env}.items()))
         spec_fields: tuple[tuple[str, object], ...] = (("command", command), ("cwd", str(cwd)), ("env", dict(env)))
+        if agent.kind is not None:  # only when given: a detected kind leaves existing windows' hashes alone
+            spec_fields += (("kind", agent.kind),)
         agents.append(
             DesiredAgent(
                 name=agent.name,
@@ -54,6 +57,7 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
                 brief=agent.brief,
                 spec_hash=spec_hash(dict(spec_fields)),
                 spec=spec_fields,
+                kind=resolve_driver(agent.kind, command).kind,
             )
         )
     return DesiredProject(

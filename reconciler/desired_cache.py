@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reconciler.model import DesiredAgent, DesiredProject
 
-VERSION = "orch-0.1.0/desired-1"
+VERSION = "orch-0.1.0/desired-2"
 
 
 def cache_key(manifest_sha256: str, repo_branch: str | None) -> str:
@@ -40,7 +40,7 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
     agents = tuple(
         DesiredAgent(name=a["name"], role=a["role"], command=a["command"], cwd=a["cwd"],
                      env=tuple(tuple(pair) for pair in a["env"]), brief=a["brief"], spec_hash=a["spec_hash"],
-                     spec=tuple((key, value) for key, value in a["spec"]))
+                     spec=tuple((key, value) for key, value in a["spec"]), kind=a["kind"])
         for a in data["agents"])
     checkins = ()
     if data["checkins"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from reconciler.credit import find_notice, held_until
+from reconciler.drivers import Driver
 from reconciler.model_checkins import CreditHold
 
 MARKER = re.compile(r"\[orch:([0-9a-f]{6})\]")
@@ -38,11 +39,12 @@ def new_output(lines: tuple[str, ...] | list[str]) -> tuple[list[str], str | Non
 
 def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold | None,
                  marker_typed_at: float | None, patterns: tuple[str, ...], now: float,
-                 local_tz: str | None = None) -> CreditHold | None:
-    """A new hold to record when `region` shows a new out-of-credit notice; None otherwise."""
+                 local_tz: str | None = None, driver: Driver | None = None) -> CreditHold | None:
+    """A new hold to record when `region` shows a new out-of-credit notice (in the texts of the
+    agent's `driver`, default generic); None otherwise."""
     if any(_RESET_PASSED.search(line) for line in region):
         return None
-    notice = find_notice(region, patterns)
+    notice = find_notice(region, patterns, driver)
     if notice is None:
         return None
     typed_after_reset = stored is not None and marker_typed_at is not None and marker_typed_at >= stored.until

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from reconciler import drivers
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
 from reconciler.observe.screen import input_region
@@ -38,7 +39,8 @@ def retry_delay(failures: int) -> float:
     return min(RETRY_FIRST_S * 2 ** failures, RETRY_MAX_S)
 
 
-def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns: tuple[str, ...]) -> Guard:
+def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns: tuple[str, ...],
+                 kind: str = "generic") -> Guard:
     """Before typing: is the agent held, or does its screen show a new out-of-credit notice?"""
 
     def guard(screen) -> str | None:
@@ -47,18 +49,20 @@ def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns:
         active = effective_hold(agent, holds, shared, now)
         if active is not None:
             return f"out of credit until {iso(active.until)}"
-        hold = record_new_notice(store, project, agent, screen.lines, holds.get(agent), patterns, now)
+        hold = record_new_notice(store, project, agent, screen.lines, holds.get(agent), patterns, now, kind)
         return f"out of credit until {iso(hold.until)}" if hold is not None else None
 
     return guard
 
 
 def record_new_notice(store: Store, project: str, agent: str, lines, stored: CreditHold | None,
-                      patterns: tuple[str, ...], now: float) -> CreditHold | None:
-    """A new out-of-credit notice in the agent's new output, recorded as a hold (with its event)."""
+                      patterns: tuple[str, ...], now: float, kind: str = "generic") -> CreditHold | None:
+    """A new out-of-credit notice in the agent's new output (as its kind prints them), recorded
+    as a hold (with its event)."""
     region, marker = new_output(lines)
     typed_at = ledger.marker_typed_at(store, project, marker) if marker else None
-    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone_name())
+    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone_name(),
+                        drivers.get(kind))
     if hold is not None:
         ledger.put_credit_hold(store, hold)
         store.record_event("credit.exhausted", f"{agent} is out of credit until {iso(hold.until)}",
@@ -95,7 +99,7 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
             continue
         holds = holds if holds is not None else ledger.credit_holds(store, desired.name)
         hold = record_new_notice(store, desired.name, agent, text.split("\n"), holds.get(agent),
-                                 desired.credit_patterns, now)
+                                 desired.credit_patterns, now, desired.kind_of(agent))
         seen[pane.pane_id] = digest
         if hold is not None:
             found.append(hold)
@@ -163,7 +167,7 @@ class CheckinExecutor:
             return Outcome(action, True, "already delivered")
         time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
         credit = credit_guard(self.store, self.desired.name, schedule.agent, self.desired.credit_shared,
-                              self.desired.credit_patterns)
+                              self.desired.credit_patterns, self.desired.kind_of(schedule.agent))
         settled_elsewhere = []
 
         def guard(screen) -> str | None:

@@ -121,6 +121,11 @@ class Agent(Strict):
     name: Name = Field(description="Unique within the project; also the tmux window name.")
     role: str | None = Field(default=None, description="Free text; templates name roles.")
     command: Command | None = Field(default=None, description="The program run in the window.")
+    kind: Literal["claude", "codex", "gemini", "aider", "generic"] | None = Field(
+        default=None,
+        description="Which driver knows the program (its limit texts, its hooks); default: from the "
+                    "command's program name, else generic (screen only).",
+    )
     cwd: PathText | None = Field(
         default=None,
         description="Working folder; default: the worktree, else the repo, else the manifest folder.",
