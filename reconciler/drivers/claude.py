@@ -9,6 +9,7 @@ automatically`, and a notice wrapped right after that keyword continues on the n
 from __future__ import annotations
 
 import re
+import shlex
 
 from reconciler.credit import WHEN_SRC
 from reconciler.drivers import Driver
@@ -30,3 +31,72 @@ HOOKS = ("SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "Notificatio
 
 DRIVER = Driver("claude", ("claude", "claude-code", "@anthropic-ai/claude-code"), LIMIT_PATTERNS, JOINS_NEXT,
                 HOOKS, reports=True)
+
+
+# -- hooks through --settings (REAL_CLAUDE.md: hooks given there fire; each gets JSON on stdin) ---
+
+HOOK_TIMEOUT_S = 5  # Claude Code waits at most this for `orch hook` (it takes ~10 ms)
+_OPERATORS = set("();<>|&")
+
+
+def _checked(path: str) -> str:
+    """A path that goes into a command line: absolute, no control characters."""
+    if not path.startswith("/") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        raise ValueError(f"{path!r} is not an absolute path without control characters")
+    return path
+
+
+def hook_command(python: str, script: str, event: str, events_file: str, run_dir: str) -> str:
+    """The command line Claude Code runs for `event` (a shell line: every path quoted, and checked)."""
+    if event not in HOOKS:
+        raise ValueError(f"Claude Code has no {event!r} hook orch uses")
+    words = [_checked(python), "-I", "-S", _checked(script), event, _checked(events_file), _checked(run_dir)]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def hook_settings(python: str, script: str, events_file: str, run_dir: str) -> dict:
+    """Settings whose hooks report every event orch reads to `orch hook`."""
+    return {"hooks": {event: [{"hooks": [{"type": "command", "timeout": HOOK_TIMEOUT_S,
+                                          "command": hook_command(python, script, event, events_file, run_dir)}]}]
+                      for event in HOOKS}}
+
+
+def merge_settings(user: dict, ours: dict) -> dict:
+    """The user's settings with orch's hooks added after theirs (theirs still run, and first)."""
+    merged = {**user}
+    hooks = {**(user.get("hooks") or {})}
+    for event, groups in ours["hooks"].items():
+        hooks[event] = [*(hooks.get(event) or []), *groups]
+    merged["hooks"] = hooks
+    return merged
+
+
+def simple_words(command: str) -> list[str] | None:
+    """The command's words when it is one simple command (no `;`, `&&`, `|`, redirection,
+    subshell, or `--` ending the options); None otherwise: then orch adds nothing to it."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return None
+    if any(set(token) <= _OPERATORS for token in tokens) or "--" in tokens:
+        return None
+    return shlex.split(command)
+
+
+def user_settings(words: list[str]) -> str | None:
+    """The value of the user's own `--settings` (a file or a JSON text), if the command has one."""
+    found = None
+    for index, word in enumerate(words):
+        if word == "--settings" and index + 1 < len(words):
+            found = words[index + 1]
+        elif word.startswith("--settings="):
+            found = word.partition("=")[2]
+    return found
+
+
+def with_settings(command: str, settings_file: str) -> str:
+    """The command with orch's `--settings` last (the last one is the one Claude Code reads; the
+    user's own is merged into orch's file)."""
+    return f"{command} --settings {shlex.quote(_checked(settings_file))}"

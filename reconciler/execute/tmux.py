@@ -32,12 +32,15 @@ class Outcome:
     message: str
 
 
-def launch_args(project: DesiredProject, agent: DesiredAgent) -> list[str]:
-    """-n/-c/-e options and the command for new-session, new-window and respawn-pane."""
+def launch_args(home: Path, project: DesiredProject, agent: DesiredAgent) -> list[str]:
+    """-n/-c/-e options and the command for new-session, new-window and respawn-pane (with the
+    agent's hooks into orch where its driver has them)."""
+    from reconciler.execute.agent_hooks import launch_command
+
     args = ["-c", escape_format(agent.cwd)]
     for key, value in project.launch_env(agent):
         args += ["-e", f"{key}={value}"]
-    return args + [agent.command]
+    return args + [launch_command(home, project, agent)]
 
 
 def mark_agent_pane(project: str, agent: DesiredAgent, target: str) -> list[Command]:
@@ -96,12 +99,12 @@ class TmuxExecutor:
                 continue
             if new_session:
                 commands.append(["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
-                                 "-n", action.agent.name, *launch_args(desired, action.agent)])
+                                 "-n", action.agent.name, *launch_args(self.home, desired, action.agent)])
                 commands.append(["set-option", "-t", target, "@orch_session_project", desired.name])
                 new_session = False
             else:
                 commands.append(["new-window", "-t", target, "-n", action.agent.name,
-                                 *launch_args(desired, action.agent)])
+                                 *launch_args(self.home, desired, action.agent)])
             commands += mark_agent_pane(desired.name, action.agent, target)
         if not commands:
             return []
@@ -173,7 +176,7 @@ class TmuxExecutor:
     def _respawn(self, pane: ObservedPane, desired: DesiredProject, agent: DesiredAgent) -> None:
         self._terminate(pane)
         self.tmux.run(
-            ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(desired, agent)],
+            ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(self.home, desired, agent)],
             *mark_agent_pane(desired.name, agent, pane.pane_id),
         )
 

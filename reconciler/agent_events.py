@@ -1,0 +1,57 @@
+"""An agent's own event stream: what its hooks reported through `orch hook` (reconciler/hook.py).
+
+One JSON object a line, `{"event", "time", "data"}`, appended by the hook to
+`ORCH_HOME/projects/<project>-<id>/agents/<agent>/events.jsonl` (0600, folder 0700). Readers
+take whole lines from a byte offset, so a line still being written is read next time, and a
+line that is not JSON is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TAIL_BYTES = 256 << 10  # enough for the last events of any agent; older ones decide nothing
+
+
+def agent_dir(home: Path, project: str, project_id: str, agent: str) -> Path:
+    return home / "projects" / f"{project}-{project_id}" / "agents" / agent
+
+
+def events_file(home: Path, project: str, project_id: str, agent: str) -> Path:
+    return agent_dir(home, project, project_id, agent) / "events.jsonl"
+
+
+def end_offset(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def read_events(path: Path, offset: int = 0) -> tuple[list[dict], int]:
+    """The whole lines from byte `offset` on, parsed, and the offset after the last whole line."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    events = []
+    for line in data[:end].splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            events.append(event)
+    return events, offset + end
+
+
+def recent_events(path: Path) -> list[dict]:
+    """The last events of the stream (its last TAIL_BYTES), oldest first."""
+    size = end_offset(path)
+    start = max(0, size - TAIL_BYTES)
+    events, _ = read_events(path, start)  # a line cut at `start` is no JSON: skipped
+    return events

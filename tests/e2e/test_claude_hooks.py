@@ -1,0 +1,54 @@
+"""Real Claude Code (2.1.328, offline) started by orch with its hooks into `orch hook`.
+
+The manifest's command carries the user's own `--settings` (a prompt-recording hook): orch's
+settings file holds it merged with orch's hooks, so both fire, and the user's file is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import wait_until
+from tests.e2e.test_real_claude import claude_manifest, prompts
+from tests.realclaude.claude import ensure_claude_installed
+from tests.realclaude.standin_api import StandinAPI
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def claude_binary():
+    return ensure_claude_installed()
+
+
+def agent_events(orch_home) -> list[dict]:
+    found = list(orch_home.glob("projects/real-*/agents/dev/events.jsonl"))
+    if not found:
+        return []
+    return [json.loads(line) for line in found[0].read_text().splitlines() if line.strip()]
+
+
+def names(orch_home) -> list[str]:
+    return [e["event"] for e in agent_events(orch_home)]
+
+
+def test_claude_reports_its_session_prompts_and_turns_through_orch_hook(tmp_path, orch, tmux_socket,
+                                                                        claude_binary, orch_home):
+    with StandinAPI() as api:
+        manifest, hook_log = claude_manifest(tmp_path, claude_binary, api.url, "      brief: \"You are dev.\"\n")
+        users_settings = (tmp_path / "settings.json").read_text()
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: "Stop" in names(orch_home), timeout=30, what="the brief's turn in the events")
+        events = agent_events(orch_home)
+        kinds = [e["event"] for e in events]
+        assert kinds[0] == "SessionStart" and events[0]["data"]["source"] == "startup"
+        submitted = [e for e in events if e["event"] == "UserPromptSubmit"]
+        assert [e["data"]["prompt"] for e in submitted] == ["You are dev."]
+        assert kinds.index("UserPromptSubmit") < kinds.index("Stop")
+        assert prompts(hook_log) == ["You are dev."], "the user's own hook no longer runs"
+        assert (tmp_path / "settings.json").read_text() == users_settings
+        settings = next(orch_home.glob("projects/real-*/agents/dev/claude-settings.json"))
+        assert settings.stat().st_mode & 0o777 == 0o600
+        assert settings.parent.stat().st_mode & 0o777 == 0o700

@@ -1,0 +1,105 @@
+"""The Claude driver's hooks through --settings: the command lines, the merge, where they go."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.drivers import claude
+from reconciler import hook
+
+PY, SCRIPT = "/usr/bin/python3", "/opt/orch/reconciler/hook.py"
+
+
+def test_the_hook_command_quotes_every_path():
+    command = claude.hook_command(PY, SCRIPT, "Stop", "/home/a b/it's/events.jsonl", "/home/a b/run")
+    assert shlex.split(command) == [PY, "-I", "-S", SCRIPT, "Stop", "/home/a b/it's/events.jsonl", "/home/a b/run"]
+
+
+@pytest.mark.parametrize("bad", ["relative/events.jsonl", "/tmp/a\nb", "/tmp/a\x00b", "/tmp/\x1b[2J"])
+def test_a_path_that_cannot_go_into_a_command_line_is_refused(bad):
+    with pytest.raises(ValueError):
+        claude.hook_command(PY, SCRIPT, "Stop", bad, "/run")
+
+
+def test_settings_hold_every_event_orch_reads():
+    settings = claude.hook_settings(PY, SCRIPT, "/h/events.jsonl", "/h/run")
+    assert set(settings["hooks"]) == {"SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "Notification",
+                                      "PreCompact"}
+    entry = settings["hooks"]["UserPromptSubmit"][0]["hooks"][0]
+    assert entry["type"] == "command" and entry["timeout"] == claude.HOOK_TIMEOUT_S
+    assert shlex.split(entry["command"])[4] == "UserPromptSubmit"
+
+
+def test_the_users_settings_are_merged_not_replaced():
+    theirs = {"hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command", "command": "log-it"}]}],
+                        "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "guard"}]}]},
+              "model": "opus"}
+    ours = claude.hook_settings(PY, SCRIPT, "/h/e.jsonl", "/h/run")
+    merged = claude.merge_settings(theirs, ours)
+    assert merged["model"] == "opus"
+    assert merged["hooks"]["PreToolUse"] == theirs["hooks"]["PreToolUse"]
+    assert merged["hooks"]["UserPromptSubmit"][0] == theirs["hooks"]["UserPromptSubmit"][0]  # theirs first
+    assert merged["hooks"]["UserPromptSubmit"][1:] == ours["hooks"]["UserPromptSubmit"]
+    assert theirs["hooks"]["UserPromptSubmit"] == [{"hooks": [{"type": "command", "command": "log-it"}]}]
+
+
+@pytest.mark.parametrize(("command", "words"), [
+    ("claude --dangerously-skip-permissions", ["claude", "--dangerously-skip-permissions"]),
+    ("claude 'fix the bug; then stop'", ["claude", "fix the bug; then stop"]),  # quoted: just text
+    ("claude; rm -rf x", None),
+    ("claude && echo done", None),
+    ("claude | tee log", None),
+    ("claude > out.txt", None),
+    ("(claude)", None),
+    ("claude -- 'a prompt'", None),  # options end there: nothing can follow
+    ("claude 'unbalanced", None),
+])
+def test_orch_adds_to_simple_commands_only(command, words):
+    assert claude.simple_words(command) == words
+
+
+@pytest.mark.parametrize(("command", "value"), [
+    ("claude", None),
+    ("claude --settings /x/s.json", "/x/s.json"),
+    ("claude --settings=rel.json -c", "rel.json"),
+    ("claude --settings '{\"model\": \"opus\"}'", '{"model": "opus"}'),
+])
+def test_the_users_own_settings_are_found(command, value):
+    assert claude.user_settings(shlex.split(command)) == value
+
+
+def test_orchs_settings_come_last():
+    command = claude.with_settings("claude --settings mine.json", "/h/p x/claude-settings.json")
+    assert shlex.split(command)[-2:] == ["--settings", "/h/p x/claude-settings.json"]
+
+
+def test_the_hook_appends_one_line_and_pokes_watchers_and_never_fails(tmp_path):
+    events, run = tmp_path / "events.jsonl", tmp_path / "run"
+    run.mkdir()
+    fifo = run / "wake-1.fifo"
+    os.mkfifo(fifo, 0o600)
+    reader = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    payload = {"session_id": "s", "prompt": "line one\nline two [orch:abc123]"}
+    script = str(Path(hook.__file__).resolve())
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-I", "-S", script, "UserPromptSubmit", str(events), str(run)],
+                              input=json.dumps(payload), capture_output=True, text=True, timeout=10)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [(e["event"], e["data"]) for e in lines] == [("UserPromptSubmit", payload)] * 2
+    assert os.read(reader, 10) == b"xx"
+    assert events.stat().st_mode & 0o777 == 0o600
+    for args, stdin in (([], ""), (["Stop", str(tmp_path / "missing" / "e.jsonl"), str(run)], "{}"),
+                        (["Stop", str(events), str(run)], "not json\n{")):
+        done = subprocess.run([sys.executable, "-I", "-S", script, *args], input=stdin, capture_output=True,
+                              text=True, timeout=10)
+        assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(events.read_text().splitlines()[-1])["data"] == "not json\n{"
+    os.close(reader)
