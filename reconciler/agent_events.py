@@ -55,3 +55,10 @@ def recent_events(path: Path) -> list[dict]:
     start = max(0, size - TAIL_BYTES)
     events, _ = read_events(path, start)  # a line cut at `start` is no JSON: skipped
     return events
+
+
+def receipts_stream(home: Path, project: str, project_id: str, agent: str, kind: str) -> Path | None:
+    """The agent's event stream where its kind reports its own submissions (Claude Code), else None."""
+    from reconciler import drivers
+
+    return events_file(home, project, project_id, agent) if drivers.get(kind).reports else None

@@ -100,3 +100,26 @@ def with_settings(command: str, settings_file: str) -> str:
     """The command with orch's `--settings` last (the last one is the one Claude Code reads; the
     user's own is merged into orch's file)."""
     return f"{command} --settings {shlex.quote(_checked(settings_file))}"
+
+
+# -- receipts: UserPromptSubmit carries the submitted text (REAL_CLAUDE.md) -------------------------
+
+# A paste shown as `[Pasted text #N ...]` reaches the hook expanded inside this block (2.1.328).
+_PASTED = re.compile(r'\n\n<pasted_content id="([^"]*)">\n(.*?)\n</pasted_content id="\1">\n', re.S)
+
+
+def _normal(text: str) -> str:
+    """As Claude Code submits a pasted text: tabs as 4 spaces, no surrounding blank space."""
+    return text.replace("\r\n", "\n").replace("\t", "    ").strip()
+
+
+def is_receipt(event: dict, text: str, tag: str = "") -> bool:
+    """Is `event` Claude Code's own report that `text` (a check-in: its unique `tag`) was submitted?"""
+    if event.get("event") != "UserPromptSubmit":
+        return False
+    prompt = (event.get("data") or {}).get("prompt")
+    if not isinstance(prompt, str):
+        return False
+    if tag:
+        return tag in prompt
+    return _normal(_PASTED.sub(lambda m: m.group(2), prompt)) == _normal(text)

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler import drivers
+from reconciler.agent_events import receipts_stream
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
 from reconciler.observe.screen import input_region
@@ -178,7 +179,7 @@ class CheckinExecutor:
 
         result = deliver(self.tmux, action.pane.pane_id, schedule.note, tag=marker_tag(firing.marker),
                          lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
-                         ready_timeout=10.0, guard=guard)
+                         ready_timeout=10.0, guard=guard, receipts=self._receipts(schedule.agent))
         if settled_elsewhere:
             return Outcome(action, True, result.reason)
         now = time.time()
@@ -189,7 +190,7 @@ class CheckinExecutor:
             self.store.record_event("checkin.delivered", f"check-in delivered to {schedule.agent}",
                                     project=schedule.project, agent=schedule.agent, schedule=schedule.id,
                                     due=iso(action.due), late_s=round(late, 3), marker=firing.marker,
-                                    missed=action.reanchor)
+                                    missed=action.reanchor, confirmed_by=result.confirmed_by)
             return Outcome(action, True, f"delivered ({late * 1000:.0f} ms after due)")
         if result.held:
             ledger.release_firing(self.store, firing, result.reason)
@@ -198,6 +199,9 @@ class CheckinExecutor:
         self.store.record_event("checkin.failed", f"check-in to {schedule.agent} failed: {result.reason}",
                                 project=schedule.project, agent=schedule.agent, schedule=schedule.id)
         return Outcome(action, False, result.reason)
+
+    def _receipts(self, agent: str) -> Path | None:
+        return receipts_stream(self.home, self.desired.name, self.desired.id, agent, self.desired.kind_of(agent))
 
     def _skip(self, action: SkipCheckin) -> Outcome:
         now = time.time()
@@ -210,11 +214,12 @@ class CheckinExecutor:
     def _resume(self, action: SendResumeNote) -> Outcome:
         hold = action.hold
         result = deliver(self.tmux, action.pane.pane_id, action.note,
-                         lock_file=delivery_lock(self.home, hold.project, hold.agent), ready_timeout=10.0)
+                         lock_file=delivery_lock(self.home, hold.project, hold.agent), ready_timeout=10.0,
+                         receipts=self._receipts(hold.agent))
         if result.ok:
             ledger.mark_resumed(self.store, hold)
             self.store.record_event("credit.resumed", f"resume note delivered to {hold.agent}",
-                                    project=hold.project, agent=hold.agent)
+                                    project=hold.project, agent=hold.agent, confirmed_by=result.confirmed_by)
         return Outcome(action, result.ok, result.reason)
 
     # -- recovery after a crash ----------------------------------------------------------------

@@ -3,8 +3,9 @@
 The text goes in as a bracketed paste (load-buffer + paste-buffer -p: multi-line safe,
 nothing interpreted as keys), a check-in's marker as a second one (an agent that collapses a
 long paste into `[Pasted text #N]` still shows it); after a short settle a separate Enter;
-then the screen must show that the text left the input box, and Enter is retried a bounded
-number of times. Before pasting we wait while the pane is in copy mode (left with `cancel`,
+then the agent's own receipt (Claude Code's UserPromptSubmit event carrying the text or the
+check-in's marker, reconciler/agent_events.py) or, failing that, the screen must show that the
+text was submitted, and Enter is retried a bounded number of times. Before pasting we wait while the pane is in copy mode (left with `cancel`,
 never Escape), while a menu or dialog is open, and while someone else's text sits in the
 input box. Before every Enter the screen is looked at again: a menu that opened meanwhile
 stops the delivery (an Enter would pick its highlighted option). One delivery at a time per
@@ -28,6 +29,7 @@ POLL_S = 0.03
 SETTLE_S = 0.05  # after the paste shows on screen; Claude Code 2.1 accepted Enter at 0 and 50 ms (48/48)
 VERIFY_S = 1.5
 ENTER_ATTEMPTS = 3
+RECEIPT_GRACE_S = 1.0  # after the screen says "submitted": how long a receipt may still take to arrive
 STABLE_S = 5.0  # an unrecognised screen that stays still this long is taken as ready (agents without a known prompt)
 MENU_OPENED = "a menu or dialog opened in the agent during the delivery: nothing more was typed"
 
@@ -39,6 +41,30 @@ class Delivery:
     enters: int = 0
     held: bool = False  # not typed because the guard said so (e.g. the agent is out of credit)
     typed_at: float | None = None
+    confirmed_by: str | None = None  # "receipt" (the agent's own event) or "screen"
+
+
+@dataclass(frozen=True)
+class Receipts:
+    """Where the agent's own submissions are reported, from `offset` (taken before typing) on."""
+
+    events: Path
+    offset: int
+    text: str
+    tag: str = ""
+
+    @classmethod
+    def watch(cls, events: Path | None, text: str, tag: str = "") -> "Receipts | None":
+        from reconciler.agent_events import end_offset
+
+        return cls(events, end_offset(events), text, tag) if events is not None and events.exists() else None
+
+    def seen(self) -> bool:
+        from reconciler.agent_events import read_events
+        from reconciler.drivers.claude import is_receipt
+
+        events, _ = read_events(self.events, self.offset)
+        return any(is_receipt(event, self.text, self.tag) for event in events)
 
 
 Guard = Callable[[Screen], "str | None"]
@@ -90,8 +116,9 @@ def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen |
 
 
 def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, tag: str = "", ready_timeout: float = 15.0,
-            lock_timeout: float = 120.0, guard: Guard | None = None) -> Delivery:
-    """Paste `text` (then ` tag`), press Enter, and confirm from the screen that it was submitted.
+            lock_timeout: float = 120.0, guard: Guard | None = None, receipts: Path | None = None) -> Delivery:
+    """Paste `text` (then ` tag`), press Enter, and confirm that it was submitted: by the agent's
+    own report in its event stream `receipts` (where it has one), else from the screen.
 
     `tag` marks a check-in (`[orch:xxxxxx]`); when it already sits in the input box (an earlier
     attempt that was typed but not submitted) only Enter is pressed, never a second paste.
@@ -105,20 +132,21 @@ def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, tag: str = 
             if tag:
                 leftover = snapshot(tmux, pane_id)
                 if leftover is not None and not leftover.dead and tag in input_region(leftover):
-                    return press_enter_until_submitted(tmux, pane_id, leftover)
-            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard)
+                    return press_enter_until_submitted(tmux, pane_id, leftover, Receipts.watch(receipts, text, tag))
+            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard, receipts)
     except Timeout:
         return Delivery(False, f"another delivery to this agent held {lock_file} for {lock_timeout:.0f}s")
 
 
 def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout: float,
-                    guard: Guard | None) -> Delivery:
+                    guard: Guard | None, receipts: Path | None) -> Delivery:
     before, why = wait_until_ready(tmux, pane_id, ready_timeout)
     if before is None:
         return Delivery(False, why)
     held = guard(before) if guard is not None else None
     if held:
         return Delivery(False, held, held=True)
+    watch = Receipts.watch(receipts, text, tag)
     typed_at = time.time()
     after = before
     for index, part in enumerate((text, f" {tag}") if tag else (text,)):
@@ -131,8 +159,8 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout
         if menu_open(after):
             return Delivery(False, MENU_OPENED, typed_at=typed_at)
     time.sleep(SETTLE_S)
-    result = press_enter_until_submitted(tmux, pane_id, after)
-    return Delivery(result.ok, result.reason, result.enters, typed_at=typed_at)
+    result = press_enter_until_submitted(tmux, pane_id, after, watch)
+    return Delivery(result.ok, result.reason, result.enters, typed_at=typed_at, confirmed_by=result.confirmed_by)
 
 
 def _paste(tmux: Tmux, pane_id: str, text: str) -> str | None:
@@ -149,8 +177,10 @@ def _paste(tmux: Tmux, pane_id: str, text: str) -> str | None:
     return f"tmux could not paste: {pasted.stderr.strip()}"
 
 
-def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen) -> Delivery:
-    """Enter, then watch the screen; again (a bounded number of times) while the text stays put.
+def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen,
+                                receipts: Receipts | None = None) -> Delivery:
+    """Enter, then watch for the agent's receipt and the screen; again (a bounded number of
+    times) while neither says the text was submitted.
 
     Before each Enter the screen is read again: a menu or dialog that opened meanwhile would
     take the Enter as its answer, so the delivery stops there and types nothing more."""
@@ -166,10 +196,28 @@ def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen) -
             now = snapshot(tmux, pane_id)
             if now is None or now.dead:
                 return Delivery(False, "the agent exited during delivery", enter)
-            if submitted(after_paste, now):
-                return Delivery(True, "submitted", enter)
+            by = confirmation(receipts, after_paste, now)
+            if by is not None:
+                return Delivery(True, "submitted", enter, confirmed_by=by)
             time.sleep(POLL_S)
     return Delivery(False, f"the text stayed in the input line after {ENTER_ATTEMPTS} Enter presses", ENTER_ATTEMPTS)
+
+
+def confirmation(receipts: Receipts | None, after_paste: Screen, now: Screen) -> str | None:
+    """Was the text submitted, and who says so? The one place that answers it: "receipt" (the
+    agent's own report), "screen" (the text left the input box, and no receipt came within
+    RECEIPT_GRACE_S, or the agent gives none), or None (not yet)."""
+    if receipts is not None and receipts.seen():
+        return "receipt"
+    if not submitted(after_paste, now):
+        return None
+    if receipts is not None:
+        deadline = time.monotonic() + RECEIPT_GRACE_S
+        while time.monotonic() < deadline:
+            if receipts.seen():
+                return "receipt"
+            time.sleep(POLL_S)
+    return "screen"
 
 
 def _screen_for_enter(tmux: Tmux, pane_id: str) -> Screen | None:

@@ -158,8 +158,8 @@ class TmuxExecutor:
             return Outcome(action, True, "killed")
         if isinstance(action, DeliverBrief):
             if self.lanes is None:
-                return self._brief(action)
-            if self.lanes.start(action.project, action.agent.name, lambda: [self._brief(action)]):
+                return self._brief(action, desired)
+            if self.lanes.start(action.project, action.agent.name, lambda: [self._brief(action, desired)]):
                 return Outcome(action, True, "pending: brief handed to the agent's delivery lane")
             return Outcome(action, True, "pending: a delivery to this agent is under way")
         if isinstance(action, DeferRestart):
@@ -184,7 +184,7 @@ class TmuxExecutor:
         if pane.pane_pid:
             terminate_tree(pane.pane_pid, pane.pane_tty)
 
-    def _brief(self, action: DeliverBrief) -> Outcome:
+    def _brief(self, action: DeliverBrief, desired: DesiredProject | None) -> Outcome:
         def briefed_meanwhile(screen) -> str | None:
             """Under the agent's delivery lock: did another process brief this very process already?"""
             facts = self.store.agent_facts(action.project).get(action.agent.name)
@@ -192,15 +192,20 @@ class TmuxExecutor:
                 return "the brief was delivered meanwhile"
             return None
 
+        from reconciler.agent_events import receipts_stream
+
+        receipts = receipts_stream(self.home, desired.name, desired.id, action.agent.name,
+                                   action.agent.kind) if desired is not None else None
         result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
                          lock_file=delivery_lock(self.home, action.project, action.agent.name),
-                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile)
+                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, receipts=receipts)
         if result.held:
             return Outcome(action, True, result.reason)
         if result.ok:
             self.store.update_agent(action.project, action.agent.name,
                                     briefed_pane=action.pane.pane_id, briefed_pid=action.pane.pane_pid)
-            self._event(action, "brief.delivered", f"delivered the brief to {action.agent.name}")
+            self._event(action, "brief.delivered", f"delivered the brief to {action.agent.name}",
+                        confirmed_by=result.confirmed_by)
             return Outcome(action, True, "brief delivered")
         return Outcome(action, False, f"brief not delivered: {result.reason}")
 

@@ -52,3 +52,35 @@ def test_claude_reports_its_session_prompts_and_turns_through_orch_hook(tmp_path
         settings = next(orch_home.glob("projects/real-*/agents/dev/claude-settings.json"))
         assert settings.stat().st_mode & 0o777 == 0o600
         assert settings.parent.stat().st_mode & 0o777 == 0o700
+
+
+def delivered(orch, kind: str) -> list[dict]:
+    result = orch("events", "real", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    return [e for e in map(json.loads, result.stdout.splitlines()) if e["kind"] == kind]
+
+
+def test_claudes_own_receipts_confirm_every_delivery_and_count_each_submission(tmp_path, orch, tmux_socket,
+                                                                              claude_binary, orch_home):
+    import sqlite3
+    import time
+
+    with StandinAPI() as api:
+        manifest, hook_log = claude_manifest(
+            tmp_path, claude_binary, api.url,
+            "      brief: \"You are dev.\"\n      checkins:\n        - every: 30m\n          note: \"status?\"\n")
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: delivered(orch, "brief.delivered"), timeout=30, what="the brief")
+        assert delivered(orch, "brief.delivered")[0]["data"]["confirmed_by"] == "receipt"
+        for _ in range(2):  # the same text twice: two submissions, two receipts
+            assert orch("send", "real/dev", "same text").returncode == 0
+        sends = delivered(orch, "message.delivered")
+        assert [e["data"]["confirmed_by"] for e in sends] == ["receipt", "receipt"]
+        with sqlite3.connect(orch_home / "state.db") as conn:
+            conn.execute("UPDATE schedules SET next_due = ?", (time.time() - 1,))
+        assert orch("reconcile", str(manifest)).returncode == 0
+        checkin = delivered(orch, "checkin.delivered")
+        assert [e["data"]["confirmed_by"] for e in checkin] == ["receipt"]
+        submitted = [e["data"]["prompt"] for e in agent_events(orch_home) if e["event"] == "UserPromptSubmit"]
+        assert submitted == ["You are dev.", "same text", "same text", f"status? [orch:{checkin[0]['data']['marker']}]"]
+        assert prompts(hook_log) == submitted

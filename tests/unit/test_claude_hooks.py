@@ -103,3 +103,25 @@ def test_the_hook_appends_one_line_and_pokes_watchers_and_never_fails(tmp_path):
         assert (done.returncode, done.stderr) == (0, "")
     assert json.loads(events.read_text().splitlines()[-1])["data"] == "not json\n{"
     os.close(reader)
+
+
+def _submit(prompt) -> dict:
+    return {"event": "UserPromptSubmit", "time": 1.0, "data": {"session_id": "s", "prompt": prompt}}
+
+
+@pytest.mark.parametrize(("event", "text", "tag", "expected"), [
+    (_submit("please run the tests"), "please run the tests", "", True),
+    (_submit("please run the tests"), "please run the test", "", False),
+    (_submit("a\n    b"), "a\n\tb\n", "", True),  # tabs become 4 spaces, trailing blanks go
+    (_submit('\n\n<pasted_content id="k1">\n' + "x" * 2000 + '\n</pasted_content id="k1">\n'), "x" * 2000, "",
+     True),  # a long paste, expanded in the hook's prompt (2.1.328)
+    (_submit('\n\n<pasted_content id="k2">\nfour\nlines\nof\ntext\n</pasted_content id="k2">\n [orch:1a2b3c]'),
+     "four\nlines\nof\ntext", " [orch:1a2b3c]".strip(), True),  # a check-in: its marker decides
+    (_submit("status? [orch:1a2b3c]"), "status?", "[orch:ffffff]", False),  # another firing's marker
+    ({"event": "Stop", "data": {"last_assistant_message": "please run the tests"}}, "please run the tests", "",
+     False),
+    ({"event": "UserPromptSubmit", "data": {}}, "x", "", False),
+    ({"event": "UserPromptSubmit", "data": None}, "x", "", False),
+])
+def test_a_receipt_is_the_submission_of_that_very_text(event, text, tag, expected):
+    assert claude.is_receipt(event, text, tag) is expected
