@@ -90,7 +90,7 @@ def status_text(document: dict[str, Any]) -> str:
         lines.append(f"{project['name']}  session {project['session']}  {alive}/{len(project['agents'])} agents up  {watching}")
         rows = [["AGENT", "ROLE", "WINDOW", "STATE", "RESTARTS", "LAST EXIT", "NEXT CHECK-IN", "CREDIT"]]
         for agent in project["agents"]:
-            state = "up" if agent["alive"] else ("dead" if agent["window"] else "missing")
+            state = _agent_state(agent)
             credit = f"out until {_clock(agent['credit']['until'])}" if agent["credit"]["exhausted"] else "ok"
             rows.append([agent["name"], agent["role"] or "-", agent["window"] or "-", state, str(agent["restarts"]),
                          "-" if agent["last_exit_status"] is None else str(agent["last_exit_status"]),
@@ -98,6 +98,19 @@ def status_text(document: dict[str, Any]) -> str:
         lines += _table(rows, "  ")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def _agent_state(agent: dict[str, Any]) -> str:
+    """`working 12s`, `idle 3m`: what the agent reports, with its age; `up` when it reports nothing."""
+    if not agent["alive"]:
+        return "dead" if agent["window"] else "missing"
+    state, age = agent.get("state", "unknown"), agent.get("state_age_s")
+    if state == "unknown":
+        return "up"
+    if age is None:
+        return state
+    amount = (f"{age:.0f}s" if age < 60 else f"{age / 60:.0f}m" if age < 3600 else f"{age / 3600:.1f}h")
+    return f"{state} {amount}"
 
 
 def _clock(iso_time: str | None) -> str:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reconciler.drivers import resolve as resolve_driver
 from reconciler.errors import UserError
 from reconciler.observe.tmux import observe
 from reconciler.state import ledger
@@ -57,6 +58,18 @@ def _worktrees(ctx, store, record, loaded) -> dict[str, dict[str, Any]]:
 
 
 
+def _state(home: Path, record, agent: str, kind: str, alive: bool, fact, now: float):
+    """The agent's state from its own events (reconciler/agent_state.py)."""
+    from reconciler.agent_events import events_file, recent_events
+    from reconciler.agent_state import agent_state
+    from reconciler.drivers import get
+
+    reports = get(kind).reports
+    events = recent_events(events_file(home, record.name, record.id, agent)) if reports else []
+    return agent_state(events, alive, fact.started_at if fact else None, reports, now,
+                       fact.seen_dead_at if fact else None)
+
+
 def _watcher(row: tuple[int, float] | None, now: float) -> dict[str, Any] | None:
     """The watcher of a project, if its process still lives."""
     if row is None:
@@ -90,6 +103,8 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         loaded = _applied(record)
         spec = loaded.manifest.spec if loaded else None
         agents = [(agent.name, agent.role) for agent in spec.agents] if spec else []
+        kinds = {a.name: resolve_driver(a.kind, a.command or spec.defaults.command or "").kind
+                 for a in spec.agents} if spec else {}
         shared = bool(spec and spec.credit.shared)
         worktrees = _worktrees(ctx, store, record, loaded)
         known = {agent for agent, _ in agents}
@@ -103,11 +118,16 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         for agent, role in agents:
             pane, fact = panes.get(agent), facts.get(agent)
             hold = effective_hold(agent, holds, shared, now)
+            alive = bool(pane and not pane.dead)
+            state = _state(ctx.home, record, agent, kinds.get(agent, "generic"), alive, fact, now)
             rows.append({
                 "name": agent,
                 "role": role,
                 "window": pane.window_name if pane else None,
-                "alive": bool(pane and not pane.dead),
+                "alive": alive,
+                "state": state.state,
+                "state_age_s": None if state.age(now) is None else round(state.age(now), 1),
+                "last_activity": iso(state.last_activity),
                 "restarts": fact.restarts if fact else 0,
                 "last_exit_status": pane.dead_status if pane and pane.dead else (fact.last_exit_status if fact else None),
                 "credit": {"exhausted": hold is not None, "until": iso(hold.until) if hold else None},

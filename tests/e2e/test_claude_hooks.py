@@ -84,3 +84,23 @@ def test_claudes_own_receipts_confirm_every_delivery_and_count_each_submission(t
         submitted = [e["data"]["prompt"] for e in agent_events(orch_home) if e["event"] == "UserPromptSubmit"]
         assert submitted == ["You are dev.", "same text", "same text", f"status? [orch:{checkin[0]['data']['marker']}]"]
         assert prompts(hook_log) == submitted
+
+
+def test_status_shows_claudes_state_from_its_own_events(tmp_path, orch, tmux_socket, claude_binary, orch_home,
+                                                        monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+
+    def agent():
+        return orch.json("status")["projects"][0]["agents"][0]
+
+    with StandinAPI() as api:
+        manifest, _ = claude_manifest(tmp_path, claude_binary, api.url, "      brief: \"You are dev.\"\n")
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: agent()["state"] == "idle", timeout=30, what="idle after the brief's turn")
+        assert agent()["state_age_s"] >= 0 and agent()["last_activity"].endswith("Z")
+        api.limit_until((int(time.time()) // 60 + 120) * 60)
+        assert orch("send", "real/dev", "hello").returncode == 0
+        wait_until(lambda: agent()["state"] == "limited", timeout=30, what="limited from StopFailure rate_limit")
+        assert "limited" in orch("status").stdout

@@ -1,4 +1,4 @@
-"""A generic agent (the toy agent) reports nothing: its deliveries are confirmed by the screen."""
+"""A generic agent (the toy agent) reports nothing: the screen confirms its deliveries, its state is unknown."""
 
 from __future__ import annotations
 
@@ -17,3 +17,14 @@ def test_a_generic_agents_delivery_is_confirmed_by_the_screen(tmp_path, orch, tm
     sent = [e for e in events if e["kind"] == "message.delivered"]
     assert [e["data"]["confirmed_by"] for e in sent] == ["screen"]
     assert not list(orch_home.glob("projects/*/agents/*/events.jsonl"))  # nothing injected, no stream
+
+
+def test_a_generic_agents_state_is_unknown_while_it_lives_and_dead_after(tmp_path, orch, tmux_socket):
+    manifest = toy_manifest(tmp_path, agents={"dev": ""})
+    assert orch("apply", str(manifest)).returncode == 0
+    agent = orch.json("status")["projects"][0]["agents"][0]
+    assert (agent["state"], agent["state_age_s"], agent["last_activity"]) == ("unknown", None, None)
+    assert " up " in orch("status").stdout
+    pane = tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_id}").split()[0]
+    tmux(tmux_socket, "respawn-pane", "-k", "-t", pane, "true")
+    wait_until(lambda: orch.json("status")["projects"][0]["agents"][0]["state"] == "dead", what="dead")
