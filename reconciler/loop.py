@@ -473,7 +473,7 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
     from reconciler.state import ledger
 
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
-    observe_credit(ctx.tmux, store, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
+    observe_credit(ctx.tmux, store, ctx.home, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
     firings = ledger.open_firings(store, desired.name)
     if lanes is not None:  # an agent whose lane is busy is left alone: its own delivery settles its firing
         now = time.time()

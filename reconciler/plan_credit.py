@@ -1,4 +1,4 @@
-"""Decide from an agent's screen whether it is (newly) out of credit. Pure.
+"""Decide from an agent's screen, or its own report, whether it is (newly) out of credit. Pure.
 
 Only new output counts: the lines after the last check-in marker orch typed, or, with no
 marker on screen, the bottom of the screen. A notice already recorded is the same notice
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from reconciler.credit import find_notice, held_until
+from reconciler.credit import LimitNotice, find_notice, held_until
 from reconciler.drivers import Driver
 from reconciler.model_checkins import CreditHold
 
@@ -56,3 +56,20 @@ def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold
     first_seen = stored.first_seen if stored is not None and stored.notice == notice.text else now
     until = held_until(notice, first_seen, attempt, now, local_tz)
     return CreditHold(project, agent, notice.text, first_seen, until, attempt, "screen")
+
+
+def judge_reported_limit(project: str, agent: str, events: list[dict], stored: CreditHold | None, now: float,
+                         local_tz: str | None = None, driver: Driver | None = None) -> CreditHold | None:
+    """A new hold from the agent's own report: its last `StopFailure` with `error: rate_limit`
+    (Claude Code), the reset read from the notice it carries, the event's time as when it was
+    first seen. None when there is none, or a hold already stems from it or from later."""
+    last = next((e for e in reversed(events) if e.get("event") == "StopFailure"
+                 and isinstance(e.get("data"), dict) and e["data"].get("error") == "rate_limit"
+                 and isinstance(e.get("time"), (int, float))), None)
+    if last is None or (stored is not None and stored.first_seen >= last["time"]):
+        return None
+    text = str(last["data"].get("last_assistant_message") or "usage limit reached").strip()
+    notice = find_notice([text], (), driver) or LimitNotice(text)
+    attempt = stored.attempt + 1 if stored is not None and stored.until <= last["time"] else 0
+    until = held_until(notice, last["time"], attempt, now, local_tz)
+    return CreditHold(project, agent, notice.text, last["time"], until, attempt, "agent")

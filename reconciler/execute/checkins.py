@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler import drivers
-from reconciler.agent_events import receipts_stream
+from reconciler.agent_events import end_offset, receipts_stream, recent_events
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
 from reconciler.observe.screen import input_region
@@ -25,7 +25,7 @@ from reconciler.execute.tmux import Outcome, delivery_lock
 from reconciler.model import Action, DesiredProject, ObservedPane
 from reconciler.model_checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
 from reconciler.plan_checkins import effective_hold, next_due_after
-from reconciler.plan_credit import judge_credit, marker_tag, new_output
+from reconciler.plan_credit import judge_credit, judge_reported_limit, marker_tag, new_output
 from reconciler.state import ledger
 from reconciler.state.store import Store
 from reconciler.timefmt import iso, local_zone_name
@@ -65,15 +65,21 @@ def record_new_notice(store: Store, project: str, agent: str, lines, stored: Cre
     hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone_name(),
                         drivers.get(kind))
     if hold is not None:
-        ledger.put_credit_hold(store, hold)
-        store.record_event("credit.exhausted", f"{agent} is out of credit until {iso(hold.until)}",
-                           project=project, agent=agent, notice=hold.notice, attempt=hold.attempt)
+        _record_hold(store, hold)
     return hold
 
 
-def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dict[str, ObservedPane],
+def _record_hold(store: Store, hold: CreditHold) -> None:
+    ledger.put_credit_hold(store, hold)
+    store.record_event("credit.exhausted", f"{hold.agent} is out of credit until {iso(hold.until)}",
+                       project=hold.project, agent=hold.agent, notice=hold.notice, attempt=hold.attempt,
+                       source=hold.source)
+
+
+def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject, panes: dict[str, ObservedPane],
                    seen: dict[str, str]) -> list[CreditHold]:
-    """Every pass: does a live agent's screen show a new out-of-credit notice? (`orch status` tells.)
+    """Every pass: did a live agent report a usage limit itself (its event stream grew), or does
+    its screen show a new out-of-credit notice? (`orch status` tells.)
 
     One tmux process captures every live agent's screen; a screen whose text is the same as
     at the last look (`seen`: pane id -> digest, kept by the caller between passes) is not
@@ -93,6 +99,19 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
         pane_id, _, text = chunk.partition("\n")
         screens[pane_id] = text
     holds, now, found = None, time.time(), []
+    for agent in live:
+        stream = receipts_stream(home, desired.name, desired.id, agent, desired.kind_of(agent))
+        size = end_offset(stream) if stream is not None else 0
+        if not size or seen.get(f"events {agent}") == str(size):
+            continue
+        holds = holds if holds is not None else ledger.credit_holds(store, desired.name)
+        hold = judge_reported_limit(desired.name, agent, recent_events(stream), holds.get(agent), now,
+                                    local_zone_name(), drivers.get(desired.kind_of(agent)))
+        seen[f"events {agent}"] = str(size)
+        if hold is not None:
+            _record_hold(store, hold)
+            holds[agent] = hold
+            found.append(hold)
     for agent, pane in live.items():
         text = screens.get(pane.pane_id)
         digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest() if text is not None else None

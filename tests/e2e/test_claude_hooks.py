@@ -100,7 +100,12 @@ def test_status_shows_claudes_state_from_its_own_events(tmp_path, orch, tmux_soc
         assert orch("apply", str(manifest)).returncode == 0
         wait_until(lambda: agent()["state"] == "idle", timeout=30, what="idle after the brief's turn")
         assert agent()["state_age_s"] >= 0 and agent()["last_activity"].endswith("Z")
-        api.limit_until((int(time.time()) // 60 + 120) * 60)
+        reset = (int(time.time()) // 60 + 120) * 60
+        api.limit_until(reset)
         assert orch("send", "real/dev", "hello").returncode == 0
         wait_until(lambda: agent()["state"] == "limited", timeout=30, what="limited from StopFailure rate_limit")
         assert "limited" in orch("status").stdout
+        assert orch("reconcile", str(manifest)).returncode == 0  # a pass reads the agent's own report
+        assert agent()["credit"]["until"].startswith(time.strftime("%Y-%m-%dT%H:%M:00", time.gmtime(reset)))
+        first = next(e for e in delivered(orch, "credit.exhausted"))
+        assert first["data"]["source"] == "agent" and "limit" in first["data"]["notice"]

@@ -56,3 +56,45 @@ def test_only_the_current_process_counts():
 def test_age_of_a_state():
     assert AgentState("idle", T0).age(T0 + 7.5) == 7.5
     assert AgentState("unknown").age(T0) is None
+
+
+# -- a limit from the agent's own report (StopFailure rate_limit) ---------------------------------
+
+from reconciler import drivers  # noqa: E402
+from reconciler.model_checkins import CreditHold  # noqa: E402
+from reconciler.plan_credit import judge_reported_limit  # noqa: E402
+
+NOON = 1_796_212_800.0  # 2026-12-02 12:00 UTC
+
+
+def failure(at: float, text: str = "You've hit your 5-hour limit · resets 2pm (UTC)") -> dict:
+    return {"event": "StopFailure", "time": at, "data": {"error": "rate_limit", "last_assistant_message": text}}
+
+
+def judged(events, stored=None, now=NOON + 10):
+    return judge_reported_limit("p", "dev", events, stored, now, "UTC", drivers.CLAUDE)
+
+
+def test_the_agents_own_limit_report_holds_it_until_the_reset_it_names():
+    hold = judged([START, PROMPT, failure(NOON)])
+    assert hold == CreditHold("p", "dev", "You've hit your 5-hour limit · resets 2pm (UTC)", NOON, NOON + 7200, 0,
+                              "agent")
+
+
+def test_no_report_or_one_already_held_changes_nothing():
+    assert judged([START, PROMPT, STOP]) is None
+    assert judged([ev("StopFailure", 9, error="server_error")]) is None
+    held = CreditHold("p", "dev", "x", NOON, NOON + 7200, 0, "agent")
+    assert judged([failure(NOON)], held) is None
+    cleared = CreditHold("p", "dev", "x", NOON, NOON + 20, 0, "cleared")  # `orch credit clear`: stays cleared
+    assert judged([failure(NOON)], cleared, now=NOON + 30) is None
+    seen_on_screen_later = CreditHold("p", "dev", "⎿  x", NOON + 2, NOON + 7200, 0, "screen")
+    assert judged([failure(NOON)], seen_on_screen_later) is None
+
+
+def test_a_new_report_after_the_reset_backs_off_and_one_without_a_time_too():
+    ended = CreditHold("p", "dev", "x", NOON - 7200, NOON - 60, 0, "agent")
+    again = judged([failure(NOON, "You've hit your 5-hour limit · resets 11:59am (UTC)")], ended, now=NOON + 5)
+    assert (again.first_seen, again.attempt, again.until) == (NOON, 1, NOON + 24 * 3600 - 60)  # tomorrow 11:59
+    bare = judged([failure(NOON, "")])
+    assert (bare.notice, bare.until) == ("usage limit reached", NOON + 10 + 60)
