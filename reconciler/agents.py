@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from reconciler.agent_events import receipts_stream
+from reconciler.drivers import get as get_driver
 from reconciler.errors import UserError
 from reconciler.execute.delivery import Delivery, deliver
 from reconciler.execute.tmux import delivery_lock
@@ -51,7 +52,7 @@ def send_text(ctx, project: str, agent: str, text: str, ready_timeout: float, fo
     guard = None if force else _credit_guard(ctx, project, agent, spec, kind)
     receipts = receipts_stream(ctx.home, project, record.id, agent, kind) if record is not None else None
     result = deliver(ctx.tmux, pane.pane_id, text, lock_file=delivery_lock(ctx.home, project, agent),
-                     ready_timeout=ready_timeout, guard=guard, receipts=receipts)
+                     ready_timeout=ready_timeout, guard=guard, receipts=receipts, dialogs=get_driver(kind).dialogs)
     if result.held:
         raise UserError(f"{project}/{agent} is {result.reason}; nothing was typed "
                         "(use --force to deliver anyway, or `orch credit clear` for a false alarm)")

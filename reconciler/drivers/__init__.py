@@ -1,7 +1,8 @@
 """Drivers: what orch knows about each kind of agent program (`agents[].kind`).
 
 Plain data and small pure functions, one module per kind: how the program tells it is out of
-credit (and when that ends), which hooks it offers, whether orch starts it so that it reports
+credit (and when that ends), which of its screens are dialogs orch must not type into, which
+hooks it offers, whether orch starts it so that it reports
 to `orch hook` (then its own events confirm deliveries and tell its state). `generic` is
 screen-only, exactly what orch did before drivers: it recognises Claude Code's texts, which
 the toy agent and many wrappers print. The kind defaults to the one whose program the
@@ -26,6 +27,8 @@ class Driver:
     joins_next: re.Pattern[str]  # a notice row whose reset time the program prints on the next row
     hooks: tuple[str, ...] = ()  # the program's own hook events (what it could report)
     reports: bool = False  # orch starts it with hooks into `orch hook`: receipts and state from events
+    dialogs: tuple[re.Pattern[str], ...] = ()  # rows of its own dialogs that wait for a key, beyond the
+    # numbered menus under a `❯`/`›`/`>` pointer and "Enter to confirm" footers every kind shows
 
 
 _WRAPPERS = {"env", "npx", "bunx", "pnpx", "exec", "nohup", "command"}

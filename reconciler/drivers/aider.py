@@ -4,6 +4,9 @@ On a rate limit Aider prints litellm's error, then "The API provider has rate li
 again later or check your quotas." and "Retrying in 0.2 seconds...", doubling the wait until
 its retry timeout; no reset time is ever given, so orch backs off (1 min doubling to 1 h)
 rather than typing into an agent that is waiting out its provider. No hooks.
+
+Aider asks yes/no questions on its input line ("Add file to the chat? (Y)es/(N)o/(D)on't ask
+again [Yes]:"): a message typed there would be its answer, so that row is a dialog.
 """
 
 from __future__ import annotations
@@ -20,4 +23,6 @@ LIMIT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p in (
 ))
 JOINS_NEXT = re.compile(r"(?!)")  # never: its lines carry no reset time
 
-DRIVER = Driver("aider", ("aider", "aider-chat"), LIMIT_PATTERNS, JOINS_NEXT)
+DIALOGS = (re.compile(r"\(Y\)es/\(N\)o\b.*\[(?:Yes|No)\]:\s*$"),)
+
+DRIVER = Driver("aider", ("aider", "aider-chat"), LIMIT_PATTERNS, JOINS_NEXT, dialogs=DIALOGS)

@@ -7,7 +7,9 @@ again later.", or (Enterprise, Edu, unknown) " Try again at X." / " Try again la
 local time: `%-I:%M %p` when the reset is today, else `%b %-d<st|nd|rd|th>, %Y %-I:%M %p`.
 `insufficient_quota` reads "Quota exceeded. Check your plan and billing details." (no reset);
 `ModelCapError` "Model M is at capacity. Please try a different model. Try again in 5m." The
-TUI prints errors after `■`, `codex exec` after `ERROR:`.
+TUI prints errors after `■`, `codex exec` after `ERROR:`. Its approval dialogs list numbered
+options under a `›` pointer (read as a menu by every kind) and end with "Press enter to confirm
+or esc to cancel".
 """
 
 from __future__ import annotations
@@ -30,4 +32,6 @@ JOINS_NEXT = re.compile(r"\btry again at\s*$", re.I)
 # versions also have lifecycle hooks (hooks.json or [hooks]). orch does not wire them yet.
 HOOKS = ("agent-turn-complete",)
 
-DRIVER = Driver("codex", ("codex", "@openai/codex"), LIMIT_PATTERNS, JOINS_NEXT, HOOKS)
+DIALOGS = (re.compile(r"Press enter to confirm or esc to cancel", re.I),)
+
+DRIVER = Driver("codex", ("codex", "@openai/codex"), LIMIT_PATTERNS, JOINS_NEXT, HOOKS, dialogs=DIALOGS)

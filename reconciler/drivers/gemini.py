@@ -6,6 +6,7 @@ models>." and, on the next row when the API said when, "Access resets at 11:00 A
 or stopping. A capacity error reads "We are currently experiencing high demand for <model>."
 (no reset). The API error itself may show as "[API Error: You have exhausted your capacity on
 this model. Your quota will reset after 2h52m39s.]". Rows are drawn inside `│` box borders.
+Its dialogs mark the chosen option with `●` (`● 1. Keep trying`), which an Enter would pick.
 """
 
 from __future__ import annotations
@@ -28,4 +29,7 @@ JOINS_NEXT = re.compile(r"Usage limit reached for (?:all Pro models|[\w.:-]+)\.?
 # Notification (ToolPermission); no StopFailure. orch does not wire them yet.
 HOOKS = ("SessionStart", "BeforeAgent", "AfterAgent", "Notification")
 
-DRIVER = Driver("gemini", ("gemini", "@google/gemini-cli", "gemini-cli"), LIMIT_PATTERNS, JOINS_NEXT, HOOKS)
+DIALOGS = (re.compile(r"^\s*[│|]?\s*●\s*\d+\.\s+\S"),)
+
+DRIVER = Driver("gemini", ("gemini", "@google/gemini-cli", "gemini-cli"), LIMIT_PATTERNS, JOINS_NEXT, HOOKS,
+                dialogs=DIALOGS)

@@ -198,7 +198,8 @@ class CheckinExecutor:
 
         result = deliver(self.tmux, action.pane.pane_id, schedule.note, tag=marker_tag(firing.marker),
                          lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
-                         ready_timeout=10.0, guard=guard, receipts=self._receipts(schedule.agent))
+                         ready_timeout=10.0, guard=guard, receipts=self._receipts(schedule.agent),
+                         dialogs=self._dialogs(schedule.agent))
         if settled_elsewhere:
             return Outcome(action, True, result.reason)
         now = time.time()
@@ -222,6 +223,9 @@ class CheckinExecutor:
     def _receipts(self, agent: str) -> Path | None:
         return receipts_stream(self.home, self.desired.name, self.desired.id, agent, self.desired.kind_of(agent))
 
+    def _dialogs(self, agent: str):
+        return drivers.get(self.desired.kind_of(agent)).dialogs
+
     def _skip(self, action: SkipCheckin) -> Outcome:
         now = time.time()
         next_due = next_due_after(action.schedule, action.due, now, reanchor=True)
@@ -234,7 +238,7 @@ class CheckinExecutor:
         hold = action.hold
         result = deliver(self.tmux, action.pane.pane_id, action.note,
                          lock_file=delivery_lock(self.home, hold.project, hold.agent), ready_timeout=10.0,
-                         receipts=self._receipts(hold.agent))
+                         receipts=self._receipts(hold.agent), dialogs=self._dialogs(hold.agent))
         if result.ok:
             ledger.mark_resumed(self.store, hold)
             self.store.record_event("credit.resumed", f"resume note delivered to {hold.agent}",
@@ -269,7 +273,7 @@ class CheckinExecutor:
         tag = marker_tag(firing.marker)
         schedule = next((s for s in ledger.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
         if history.returncode == 0 and tag in history.stdout:
-            screen = snapshot(self.tmux, pane_id) if pane_id else None
+            screen = snapshot(self.tmux, pane_id, self._dialogs(firing.agent)) if pane_id else None
             submitted_now = screen is not None and not screen.dead and tag in input_region(screen)
             if submitted_now:  # pasted, but the crash came before Enter: submit it now
                 result = press_enter_until_submitted(self.tmux, pane_id, screen)

@@ -14,6 +14,7 @@ agent, across processes, through a lock under ORCH_HOME.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -68,10 +69,12 @@ class Receipts:
 
 
 Guard = Callable[[Screen], "str | None"]
+Dialogs = tuple[re.Pattern[str], ...]
 
 
-def snapshot(tmux: Tmux, pane_id: str) -> Screen | None:
-    """The pane's visible screen, cursor and mode in one tmux process; None if the pane is gone."""
+def snapshot(tmux: Tmux, pane_id: str, dialogs: Dialogs = ()) -> Screen | None:
+    """The pane's visible screen, cursor and mode in one tmux process; None if the pane is gone.
+    `dialogs`: the agent kind's own dialog rows (reconciler/drivers/), read as menus."""
     result = tmux.run(
         ["display-message", "-p", "-t", pane_id, "#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}"],
         ["capture-pane", "-p", "-e", "-t", pane_id],
@@ -81,16 +84,16 @@ def snapshot(tmux: Tmux, pane_id: str) -> Screen | None:
         return None
     head, _, body = result.stdout.partition("\n")
     dead, in_mode, cursor_x, cursor_y = (head.split("\t") + ["0"] * 4)[:4]
-    return parse_capture(body, int(cursor_x or 0), int(cursor_y or 0), dead == "1", in_mode == "1")
+    return parse_capture(body, int(cursor_x or 0), int(cursor_y or 0), dead == "1", in_mode == "1", dialogs)
 
 
-def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen | None, str]:
+def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float, dialogs: Dialogs = ()) -> tuple[Screen | None, str]:
     """Poll until the input line is empty and nothing blocks it; (screen, '') or (None, why not)."""
     deadline = time.monotonic() + timeout
     last_text, stable_since = None, time.monotonic()
     why = "the agent did not show its prompt"
     while True:
-        screen = snapshot(tmux, pane_id)
+        screen = snapshot(tmux, pane_id, dialogs)
         if screen is None:
             return None, "the agent's pane is gone"
         if screen.dead:
@@ -116,31 +119,32 @@ def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float) -> tuple[Screen |
 
 
 def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, tag: str = "", ready_timeout: float = 15.0,
-            lock_timeout: float = 120.0, guard: Guard | None = None, receipts: Path | None = None) -> Delivery:
+            lock_timeout: float = 120.0, guard: Guard | None = None, receipts: Path | None = None,
+            dialogs: Dialogs = ()) -> Delivery:
     """Paste `text` (then ` tag`), press Enter, and confirm that it was submitted: by the agent's
     own report in its event stream `receipts` (where it has one), else from the screen.
 
     `tag` marks a check-in (`[orch:xxxxxx]`); when it already sits in the input box (an earlier
     attempt that was typed but not submitted) only Enter is pressed, never a second paste.
     `guard(screen)` runs on the ready screen just before typing; a reason it returns holds
-    the delivery back (nothing is typed).
+    the delivery back (nothing is typed). `dialogs`: the agent kind's own dialog rows.
     """
     from filelock import FileLock, Timeout
 
     try:
         with FileLock(lock_file, timeout=lock_timeout, mode=0o600):
             if tag:
-                leftover = snapshot(tmux, pane_id)
+                leftover = snapshot(tmux, pane_id, dialogs)
                 if leftover is not None and not leftover.dead and tag in input_region(leftover):
                     return press_enter_until_submitted(tmux, pane_id, leftover, Receipts.watch(receipts, text, tag))
-            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard, receipts)
+            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard, receipts, dialogs)
     except Timeout:
         return Delivery(False, f"another delivery to this agent held {lock_file} for {lock_timeout:.0f}s")
 
 
 def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout: float,
-                    guard: Guard | None, receipts: Path | None) -> Delivery:
-    before, why = wait_until_ready(tmux, pane_id, ready_timeout)
+                    guard: Guard | None, receipts: Path | None, dialogs: Dialogs) -> Delivery:
+    before, why = wait_until_ready(tmux, pane_id, ready_timeout, dialogs)
     if before is None:
         return Delivery(False, why)
     held = guard(before) if guard is not None else None
@@ -185,7 +189,7 @@ def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen,
     Before each Enter the screen is read again: a menu or dialog that opened meanwhile would
     take the Enter as its answer, so the delivery stops there and types nothing more."""
     for enter in range(1, ENTER_ATTEMPTS + 1):
-        now = _screen_for_enter(tmux, pane_id)
+        now = _screen_for_enter(tmux, pane_id, after_paste.dialogs)
         if now is None or now.dead:
             return Delivery(False, "the agent exited during delivery", enter - 1)
         if menu_open(now):
@@ -193,7 +197,7 @@ def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen,
         tmux.run(["send-keys", "-t", pane_id, "Enter"], check=False)
         deadline = time.monotonic() + VERIFY_S
         while time.monotonic() < deadline:
-            now = snapshot(tmux, pane_id)
+            now = snapshot(tmux, pane_id, after_paste.dialogs)
             if now is None or now.dead:
                 return Delivery(False, "the agent exited during delivery", enter)
             by = confirmation(receipts, after_paste, now)
@@ -220,12 +224,12 @@ def confirmation(receipts: Receipts | None, after_paste: Screen, now: Screen) ->
     return "screen"
 
 
-def _screen_for_enter(tmux: Tmux, pane_id: str) -> Screen | None:
+def _screen_for_enter(tmux: Tmux, pane_id: str, dialogs: Dialogs) -> Screen | None:
     """The screen an Enter would go to, out of copy mode (where Enter would copy, not submit)."""
-    screen = snapshot(tmux, pane_id)
+    screen = snapshot(tmux, pane_id, dialogs)
     if screen is not None and screen.in_mode:
         tmux.run(["send-keys", "-X", "-t", pane_id, "cancel"], check=False)
-        screen = snapshot(tmux, pane_id)
+        screen = snapshot(tmux, pane_id, dialogs)
     return screen
 
 
@@ -233,7 +237,7 @@ def _wait_for_change(tmux: Tmux, pane_id: str, before: Screen, timeout: float = 
     """The screen once the paste shows up (or the last one seen, if the agent does not echo)."""
     deadline = time.monotonic() + timeout
     while True:
-        screen = snapshot(tmux, pane_id)
+        screen = snapshot(tmux, pane_id, before.dialogs)
         if screen is None or screen.lines != before.lines or time.monotonic() >= deadline:
             return screen
         time.sleep(POLL_S)

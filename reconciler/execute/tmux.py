@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler import drivers
 from reconciler.execute.delivery import deliver
 from reconciler.execute.lanes import Lanes
 from reconciler.execute.processes import terminate_tree
@@ -198,7 +199,8 @@ class TmuxExecutor:
                                    action.agent.kind) if desired is not None else None
         result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
                          lock_file=delivery_lock(self.home, action.project, action.agent.name),
-                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, receipts=receipts)
+                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, receipts=receipts,
+                         dialogs=drivers.get(action.agent.kind).dialogs)
         if result.held:
             return Outcome(action, True, result.reason)
         if result.ok:

@@ -36,6 +36,7 @@ class Screen:
     dead: bool = False
     in_mode: bool = False
     typed_input_line: str | None = None  # the cursor line without dim/reverse text
+    dialogs: tuple[re.Pattern[str], ...] = ()  # the agent kind's own dialog rows (its driver's)
 
     @property
     def input_line(self) -> str:
@@ -65,12 +66,13 @@ def plain(styled: str, drop_hidden: bool = False) -> str:
     return "".join(out)
 
 
-def parse_capture(styled: str, cursor_x: int, cursor_y: int, dead: bool = False, in_mode: bool = False) -> Screen:
+def parse_capture(styled: str, cursor_x: int, cursor_y: int, dead: bool = False, in_mode: bool = False,
+                  dialogs: tuple[re.Pattern[str], ...] = ()) -> Screen:
     rows = styled.split("\n")
     if rows and rows[-1] == "":
         rows.pop()
     typed = plain(rows[cursor_y], drop_hidden=True) if 0 <= cursor_y < len(rows) else ""
-    return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip())
+    return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip(), dialogs)
 
 
 def input_box(screen: Screen) -> tuple[int, int] | None:
@@ -129,13 +131,14 @@ def menu_open(screen: Screen) -> bool:
     box = input_box(screen)
     if box is None:
         start = max(0, min(screen.cursor_y, len(lines)) - MENU_LOOKBACK)
-        return any(_is_menu_line(line) for line in lines[start:])
+        return any(_is_menu_line(line, screen.dialogs) for line in lines[start:])
     pointer = lines[box[0]]
-    return (pointer[:1].isspace() and _is_menu_line(pointer)) or any(_is_menu_line(line) for line in lines[box[1] + 1:])
+    return ((pointer[:1].isspace() and _is_menu_line(pointer, screen.dialogs))
+            or any(_is_menu_line(line, screen.dialogs) for line in lines[box[1] + 1:]))
 
 
-def _is_menu_line(line: str) -> bool:
-    return bool(_MENU_ITEM.match(line) or _MENU_FOOTER.search(line))
+def _is_menu_line(line: str, dialogs: tuple[re.Pattern[str], ...] = ()) -> bool:
+    return bool(_MENU_ITEM.match(line) or _MENU_FOOTER.search(line) or any(d.search(line) for d in dialogs))
 
 
 def input_ready(screen: Screen) -> bool:

@@ -175,3 +175,48 @@ def test_an_unknown_kind_is_a_manifest_error(tmp_path):
 
     with pytest.raises(ManifestError, match="kind"):
         _desired(tmp_path, "      command: claude\n      kind: copilot\n")
+
+
+# -- each kind's dialogs: never typed into (an Enter would pick the highlighted option) -------------
+
+from reconciler.observe.screen import input_ready, menu_open, parse_capture  # noqa: E402
+
+GEMINI_QUOTA = ["╭──────────────────────────────────────────────╮",
+                "│ Usage limit reached for gemini-2.5-pro.      │",
+                "│ Access resets at 3:45 PM UTC.                │",
+                "│ /stats model for usage details               │",
+                "│                                              │",
+                "│ ● 1. Keep trying                             │",
+                "│   2. Switch to gemini-2.5-flash              │",
+                "│   3. Stop                                    │",
+                "╰──────────────────────────────────────────────╯"]
+GEMINI_READY = ["╭──────────────────────────────────────────────╮",
+                "│ >   Type your message or @path/to/file        │",
+                "╰──────────────────────────────────────────────╯"]
+AIDER_QUESTION = ["Tokens: 9.8k sent, 213 received.", ".pylintrc",
+                  "Add file to the chat? (Y)es/(N)o/(D)on't ask again [Yes]: "]
+AIDER_READY = ["Tokens: 9.8k sent, 213 received.", "", "> "]
+CODEX_APPROVAL = ["  Would you like to run the following command?", "", "  $ rm -rf build", "",
+                  "› 1. Yes, proceed (y)", "  2. No, and tell Codex what to do differently (esc)", "",
+                  "  Press enter to confirm or esc to cancel"]
+CODEX_READY = ["› ", "", "  100% context left · ? for shortcuts"]
+
+
+@pytest.mark.parametrize(("kind", "rows", "cursor_y", "menu"), [
+    ("gemini", GEMINI_QUOTA, 5, True),
+    ("gemini", GEMINI_READY, 1, False),
+    ("aider", AIDER_QUESTION, 2, True),
+    ("aider", AIDER_READY, 2, False),
+    ("codex", CODEX_APPROVAL, 4, True),
+    ("codex", CODEX_READY, 0, False),
+])
+def test_each_kinds_dialogs_are_menus(kind, rows, cursor_y, menu):
+    screen = parse_capture("\n".join(rows) + "\n", 2, cursor_y, dialogs=drivers.get(kind).dialogs)
+    assert menu_open(screen) is menu
+    if menu:
+        assert not input_ready(screen)
+
+
+def test_without_its_driver_geminis_quota_dialog_would_look_typeable():
+    screen = parse_capture("\n".join(GEMINI_QUOTA) + "\n", 2, 5)
+    assert menu_open(screen) is False  # why the gemini driver carries its dialog rows
