@@ -3,15 +3,20 @@
 One JSON object a line, `{"event", "time", "data"}`, appended by the hook to
 `ORCH_HOME/projects/<project>-<id>/agents/<agent>/events.jsonl` (0600, folder 0700). Readers
 take whole lines from a byte offset, so a line still being written is read next time, and a
-line that is not JSON is skipped.
+line that is not JSON is skipped. The stream is kept short: past a size it is moved aside to
+`events.1.jsonl` (replacing the one before), at the agent's start and by the watcher's passes;
+the hook then starts a new file (it opens the path on every event).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 TAIL_BYTES = 256 << 10  # enough for the last events of any agent; older ones decide nothing
+ROTATE_AT_START = 1 << 20
+ROTATE_AT = 8 << 20
 
 
 def agent_dir(home: Path, project: str, project_id: str, agent: str) -> Path:
@@ -27,6 +32,17 @@ def end_offset(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def rotate(path: Path, limit: int) -> bool:
+    """Move the stream aside when it is larger than `limit`; whether it was."""
+    if end_offset(path) <= limit:
+        return False
+    try:
+        os.replace(path, path.with_name("events.1.jsonl"))
+    except OSError:
+        return False
+    return True
 
 
 def read_events(path: Path, offset: int = 0) -> tuple[list[dict], int]:

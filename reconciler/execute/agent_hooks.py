@@ -34,6 +34,7 @@ def launch_command(home: Path, project: DesiredProject, agent: DesiredAgent) -> 
     if user is None:
         return agent.command
     folder = private_dir(agent_events.agent_dir(home, project.name, project.id, agent.name))
+    agent_events.rotate(folder / "events.jsonl", agent_events.ROTATE_AT_START)
     events = private_file(folder / "events.jsonl")
     ours = claude.hook_settings(sys.executable, HOOK_SCRIPT, str(events), str(private_dir(home / "run")))
     settings = folder / "claude-settings.json"

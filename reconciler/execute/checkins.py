@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler import drivers
-from reconciler.agent_events import end_offset, receipts_stream, recent_events
+from reconciler.agent_events import ROTATE_AT, end_offset, receipts_stream, recent_events, rotate
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
 from reconciler.observe.screen import input_region
@@ -101,6 +101,8 @@ def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject
     holds, now, found = None, time.time(), []
     for agent in live:
         stream = receipts_stream(home, desired.name, desired.id, agent, desired.kind_of(agent))
+        if stream is not None and rotate(stream, ROTATE_AT):
+            continue  # read again once it has new events
         size = end_offset(stream) if stream is not None else 0
         if not size or seen.get(f"events {agent}") == str(size):
             continue

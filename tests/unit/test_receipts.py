@@ -58,3 +58,22 @@ def test_a_half_written_line_is_read_once_whole(stream):
     with open(stream, "a") as handle:
         handle.write(line[20:] + "\n")
     assert watch.seen()
+
+
+def test_a_long_stream_is_moved_aside_and_the_hook_starts_a_new_one(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from reconciler import agent_events, hook
+
+    stream = tmp_path / "events.jsonl"
+    for index in range(3):
+        append(stream, "UserPromptSubmit", f"prompt {index}")
+    size = stream.stat().st_size
+    assert not agent_events.rotate(stream, size)
+    assert agent_events.rotate(stream, size - 1)
+    assert not stream.exists() and (tmp_path / "events.1.jsonl").stat().st_size == size
+    subprocess.run([sys.executable, "-I", "-S", str(Path(hook.__file__)), "Stop", str(stream), str(tmp_path / "run")],
+                   input="{}", text=True, check=True, timeout=10)
+    assert [e["event"] for e in agent_events.recent_events(stream)] == ["Stop"]
