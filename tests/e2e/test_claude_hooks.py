@@ -109,3 +109,26 @@ def test_status_shows_claudes_state_from_its_own_events(tmp_path, orch, tmux_soc
         assert agent()["credit"]["until"].startswith(time.strftime("%Y-%m-%dT%H:%M:00", time.gmtime(reset)))
         first = next(e for e in delivered(orch, "credit.exhausted"))
         assert first["data"]["source"] == "agent" and "limit" in first["data"]["notice"]
+
+
+def test_a_slow_turn_is_working_and_a_permission_prompt_is_blocked(tmp_path, orch, tmux_socket, claude_binary,
+                                                                   orch_home):
+    def agent():
+        return orch.json("status")["projects"][0]["agents"][0]
+
+    with StandinAPI() as api:
+        manifest, _ = claude_manifest(tmp_path, claude_binary, api.url, "")
+        manifest.write_text(manifest.read_text().replace("--dangerously-skip-permissions", "--permission-mode manual"))
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: agent()["state"] == "idle", timeout=30, what="idle after start")
+        api.reply_delay = 4.0
+        assert orch("send", "real/dev", "think slowly").returncode == 0
+        assert agent()["state"] == "working"
+        wait_until(lambda: agent()["state"] == "idle", timeout=30, what="idle after the slow turn")
+        api.reply_delay = 0.0
+        api.use_tool_once("Bash", {"command": "touch made-by-claude", "description": "make a file"})
+        assert orch("send", "real/dev", "make the file").returncode == 0
+        wait_until(lambda: agent()["state"] == "blocked", timeout=30, what="blocked on the permission prompt")
+        blocked = [e for e in agent_events(orch_home) if e["event"] == "Notification"]
+        assert blocked[-1]["data"]["notification_type"] == "permission_prompt"
+        assert not (tmp_path / "wd" / "made-by-claude").exists()
