@@ -1,5 +1,6 @@
 # Two entry points for a newcomer:
-#   make demo   the quickstart: three toy agents in tmux, a message each, and their status
+#   make demo   the quickstart: three toy agents, a message each, then a watcher keeping them alive,
+#               a check-in on time, a worktree following upstream, the board and the metrics
 #   make test   the whole test suite (needs tmux and git; .ci/run installs them)
 # Both honour ORCH_HOME and ORCH_TMUX_SOCKET when set; otherwise the demo keeps to itself
 # (state in .orch-demo/, its own tmux server "orch-demo").
@@ -37,15 +38,16 @@ demo: install
 	$(ORCH) send quickstart/qa "Hello qa, which regressions should we watch?"
 	@echo "== what the agents answered (orch logs AGENT)"
 	@for agent in pm dev qa; do $(ORCH) logs quickstart/$$agent --lines 4; done
-	@echo "== orch status"
-	$(ORCH) status
+	@$(BIN)/python examples/quickstart/demo.py
 	@echo
 	@echo "Attach:    tmux -L $(ORCH_TMUX_SOCKET) attach -t $$($(ORCH) status quickstart -o json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["projects"][0]["session"])')"
 	@echo "Re-apply:  $(ORCH) apply $(QUICKSTART)   (changes nothing: the plan is empty)"
-	@echo "Clean up:  make demo-clean   (or: $(ORCH) destroy quickstart --yes)"
+	@echo "Clean up:  make demo-clean   (stops the watcher, destroys both projects)"
 
 demo-clean:
+	-tmux -L $(ORCH_TMUX_SOCKET) kill-session -t =orch-watch
 	-$(ORCH) destroy quickstart --yes
+	-$(ORCH) destroy shop --yes
 
 test: install-test
 	$(BIN)/python -m pytest

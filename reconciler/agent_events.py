@@ -20,7 +20,9 @@ ROTATE_AT = 8 << 20
 
 
 def agent_dir(home: Path, project: str, project_id: str, agent: str) -> Path:
-    return home / "projects" / f"{project}-{project_id}" / "agents" / agent
+    from reconciler.home import project_folder
+
+    return project_folder(home, project, project_id) / "agents" / agent
 
 
 def events_file(home: Path, project: str, project_id: str, agent: str) -> Path:

@@ -99,3 +99,17 @@ def recent_output(ctx, project: str, agent: str, lines: int) -> list[str]:
     while rows and not rows[-1].strip():
         rows.pop()
     return rows[-lines:]
+
+
+def save_agent_history(ctx, project: str, agent: str):
+    """`orch logs --save`: the pane's whole history in a file under the project folder."""
+    from reconciler.pane_logs import save_history
+
+    pane = find_agent_pane(ctx, project, agent)
+    record = ctx.store().project(project)
+    if record is None:
+        raise UserError(f"{project} is not registered here (see `orch status`)")
+    path = save_history(ctx.tmux, ctx.home, project, record.id, agent, pane.pane_id)
+    if path is None:
+        raise UserError(f"{project}/{agent}: its pane went away while it was being read; try again")
+    return path

@@ -33,13 +33,13 @@ environment:
 """
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(outputs: tuple[str, ...] = ("text", "json")) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
                         help="orch's state folder (env ORCH_HOME)")
     common.add_argument("--tmux-socket", default=argparse.SUPPRESS, metavar="NAME",
                         help="tmux server socket name, as tmux -L (env ORCH_TMUX_SOCKET)")
-    common.add_argument("-o", "--output", choices=("text", "json"), default=argparse.SUPPRESS,
+    common.add_argument("-o", "--output", choices=outputs, default=argparse.SUPPRESS,
                         help="output format (default text)")
     return common
 
@@ -73,10 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                 "example:\n  orch plan orch.yaml --detailed-exitcode")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument("--adopt", action="store_true", help="show what `apply --adopt` would take over")
 
     p = command("apply", "converge tmux to the manifest once and register the project",
-                "example:\n  orch apply examples/quickstart/orch.yaml")
+                "examples:\n  orch apply examples/quickstart/orch.yaml\n"
+                "  orch import my-team && orch apply orch.yaml --adopt   take over a session started by hand")
     p.add_argument("file", metavar="FILE")
+    p.add_argument("--adopt", action="store_true",
+                   help="take over a session of the manifest's name that orch did not create: its windows\n"
+                        "named after agents (or their roles) are marked and kept running, never restarted")
     p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S",
                    help="seconds to wait for another orch working on the project (default 60)")
 
@@ -90,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="keep converging until SIGTERM/SIGINT")
     p.add_argument("--interval", type=float, default=30.0, metavar="S",
                    help="full resync at least this often in watch mode (default 30)")
+    p.add_argument("--metrics-textfile", metavar="PATH",
+                   help="with --watch: keep `orch metrics` in Prometheus text format at PATH (every 15 s)")
     p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S")
 
     p = command("checkin", "schedule a one-off check-in for an agent, list or cancel check-ins",
@@ -149,15 +156,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "then every word is the text")
 
     p = command("events", "print the audit log (one JSON object a line with -o json)",
-                "examples:\n  orch events shop\n  orch events --follow -o json")
+                "With no NAME: every project's events (and orch's own), in order.\n"
+                "examples:\n  orch events shop\n  orch events --follow -o json\n"
+                "  orch events shop --agent dev --kind checkin --kind agent.restarted")
     p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--agent", metavar="AGENT", help="only this agent's events")
+    p.add_argument("--kind", action="append", default=[], metavar="KIND",
+                   help="only events of this kind (agent.restarted) or family (sync); repeatable")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="last N events (default 50)")
 
     p = command("logs", "print the last lines an agent's pane shows",
-                "examples:\n  orch logs shop/dev\n  orch logs -p shop dev --lines 100")
+                "The watcher also saves a dead agent's history before restarting it (see `orch events`).\n"
+                "examples:\n  orch logs shop/dev\n  orch logs -p shop dev --lines 100\n  orch logs shop/dev --save")
     _agent_arguments(p)
     p.add_argument("--lines", "-n", type=int, default=30, metavar="N", help="how many lines (default 30)")
+    p.add_argument("--save", action="store_true",
+                   help="keep the pane's whole history in a file under the project folder; print its path")
 
     p = command("compat", "compatibility with the Tmux-Orchestrator scripts",
                 "`install DIR` writes schedule_with_note.sh and send-claude-message.sh into DIR (0755): thin\n"
@@ -188,6 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of writing it")
     service.add_parser("uninstall", parents=[common], help="remove the unit file and its enable link")
+
+    p = command("import", "write a manifest for a tmux session started by hand or by the old scripts",
+                "One agent per window: name, command and folder read from tmux (and /proc for an agent\n"
+                "typed into a shell). Then `orch apply FILE --adopt` takes the windows over without\n"
+                "restarting them.\n"
+                "examples:\n  orch import my-team                   writes ./orch.yaml\n"
+                "  orch import my-team --file - | less   print it instead")
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument("--file", default="orch.yaml", metavar="PATH", help="where to write it ('-': stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = sub.add_parser(
+        "metrics", parents=[_common(("text", "json", "prometheus"))],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="check-in reliability and lateness, sync latency, restarts, credit holds, capacity",
+        description="The improvement spec's metrics, computed from the ledger and the event log.",
+        epilog="examples:\n  orch metrics                       every project, for a terminal\n"
+               "  orch metrics shop --since 24h -o json\n"
+               "  orch metrics --textfile /var/lib/node_exporter/textfile/orch.prom   (for node_exporter)")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--since", metavar="DUR", help="only what happened in the last DUR (90s, 25m, 2h, 7d)")
+    p.add_argument("--textfile", metavar="PATH",
+                   help="also write the Prometheus text format to PATH, atomically")
 
     command("schema", "print the manifest's JSON Schema")
     p = command("hook", "(inside an agent) report one of its hook events, JSON on stdin, to orch; always exits 0")
@@ -308,7 +346,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from reconciler.render import plan_document, plan_text
 
     ctx = _context(args)
-    desired, plan = plan_from_cache(ctx, args.file) or plan_for(ctx, load_manifest(args.file))
+    ctx.adopt = args.adopt
+    desired, plan = (None if args.adopt else plan_from_cache(ctx, args.file)) or plan_for(ctx, load_manifest(args.file))
     _warn(ctx)
     _emit(args, plan_document(plan), plan_text(plan, desired))
     if plan.problems:
@@ -323,6 +362,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     loaded = load_manifest(args.file)
     ctx = _context(args, args.lock_timeout)
+    ctx.adopt = args.adopt
     outcomes = converge(ctx, loaded)
     _warn(ctx)
     name = loaded.manifest.metadata.name
@@ -409,7 +449,14 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from reconciler.agents import recent_output, resolve_agent
 
     project, agent = resolve_agent(args.agent, args.project)
-    lines = recent_output(_context(args), project, agent, args.lines)
+    ctx = _context(args)
+    if args.save:
+        from reconciler.agents import save_agent_history
+
+        path = save_agent_history(ctx, project, agent)
+        _emit(args, {"project": project, "agent": agent, "path": str(path)}, str(path))
+        return 0
+    lines = recent_output(ctx, project, agent, args.lines)
     if args.output == "json":
         print(json.dumps({"project": project, "agent": agent, "lines": lines}, indent=2))
     else:
@@ -419,6 +466,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from reconciler.render import pass_document
     from reconciler.watch import Watcher, reconcile_once
 
@@ -436,7 +485,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                 print(f"{result.project}: {item['op']} {item['target']}: {'ok' if item['ok'] else 'FAILED'} "
                       f"{item['result']}", flush=True)
 
-    return Watcher(ctx, args.files, args.interval, report).run()
+    textfile = Path(args.metrics_textfile) if args.metrics_textfile else None
+    return Watcher(ctx, args.files, args.interval, report, metrics_textfile=textfile).run()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -562,12 +612,55 @@ def cmd_events(args: argparse.Namespace) -> int:
 
     ctx = _context(args)
     store = ctx.store()
-    events = store.events(args.name, limit=args.limit)
+    kinds = tuple(kind for value in args.kind for kind in value.split(",") if kind)
+    events = store.events(args.name, limit=args.limit, agent=args.agent, kinds=kinds)
     for event in events:
         print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
     if args.follow:
-        for event in store.follow_events(args.name, events[-1].id if events else 0):
+        newest = store.events(args.name, limit=1)  # follow from now, whatever the filter matched
+        for event in store.follow_events(args.name, newest[-1].id if newest else 0, agent=args.agent, kinds=kinds):
             print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reconciler import importer
+
+    windows = importer.read_session(_context(args).tmux, args.session)
+    text = importer.manifest_text(args.session, windows)
+    if args.file == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.file)
+    importer.write_manifest(path, text, args.force)
+    _emit(args, {"path": str(path.resolve()), "session": args.session, "agents": len(windows)},
+          f"wrote {path} ({len(windows)} agent(s) from session {args.session!r}); "
+          f"check it, then: orch apply {path} --adopt")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from reconciler import metrics
+    from reconciler.manifest.durations import parse_duration
+
+    since = None
+    if args.since:
+        try:
+            since = time.time() - parse_duration(args.since)
+        except ValueError as err:
+            raise UserError(f"--since: {err}") from None
+    document = metrics.collect_metrics(_context(args), args.name, since)
+    if args.textfile:
+        metrics.write_textfile(Path(args.textfile), metrics.prometheus(document))
+    if args.output == "prometheus":
+        sys.stdout.write(metrics.prometheus(document))
+    else:
+        _emit(args, document, metrics.text(document))
     return 0
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from reconciler.drivers import resolve as resolve_driver
+from reconciler.home import project_folder
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.manifest.durations import parse_duration
 from reconciler.model import DesiredAgent, DesiredProject
@@ -17,7 +18,7 @@ def default_session(name: str, project_id: str) -> str:
 
 
 def worktrees_dir(home: Path, project: str, project_id: str) -> Path:
-    return home / "projects" / f"{project}-{project_id}" / "worktrees"
+    return project_folder(home, project, project_id) / "worktrees"
 
 
 def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket: str | None,

@@ -18,8 +18,10 @@ def resolve_home(explicit: str | None) -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make it 0700; refuse a folder owned by someone else."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create `path` and its missing parents 0700 (mkdir(parents=True) would give the parents the
+    umask's mode); make `path` 0700; refuse a folder owned by someone else."""
+    for level in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        level.mkdir(mode=0o700, exist_ok=True)
     info = path.stat()
     if info.st_uid != os.getuid():
         from reconciler.errors import UserError
@@ -61,3 +63,8 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def project_folder(home: Path, project: str, project_id: str) -> Path:
+    """ORCH_HOME/projects/<project>-<id>: a project's worktrees, saved logs and session_state.json."""
+    return home / "projects" / f"{project}-{project_id}"

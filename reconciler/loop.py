@@ -22,6 +22,7 @@ from reconciler.locks import exclusive, project_lock
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.execute.lanes import Lanes
 from reconciler.model import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan
+from reconciler import session_state
 from reconciler.observe.tmux import observe
 from reconciler.plan import plan_destroy, plan_project
 from reconciler.state.store import ProjectRecord, Store
@@ -43,6 +44,7 @@ class Context:
     progress: Progress = lambda message: None
     notices: list[str] = field(default_factory=list)
     screens_seen: dict[str, str] = field(default_factory=dict)  # pane id -> digest of its last screen judged for credit
+    adopt: bool = False  # `apply --adopt`: take over a session of the manifest's name that orch did not create
     _store: Store | None = None
 
     @property
@@ -152,7 +154,7 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
 def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
     observed = observe(ctx.tmux)
     plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
-                        explain=explain_changes(store, desired))
+                        explain=explain_changes(store, desired), adopt=ctx.adopt)
     if desired.git is not None:
         from dataclasses import replace
 
@@ -216,6 +218,7 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
         _sync_schedules(store, desired)
         if fire_checkins:
             _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(), lookahead, lanes)
+        session_state.refresh(ctx.home, store, desired, observed)
         store.record_applied(name, str(loaded.path), loaded.text, loaded.sha256, desired.session)
         _remember_desired(store, loaded, desired)
         return result
@@ -415,7 +418,7 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
     for _ in range(MAX_PASSES):
         observed = notice_deaths(ctx.tmux, store, desired, observe(ctx.tmux))
         plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
-                            explain=explain_changes(store, desired))
+                            explain=explain_changes(store, desired), adopt=ctx.adopt)
         if plan.problems:
             raise UserError("\n".join(p.message for p in plan.problems))
         work = [a for a in plan.actions if not isinstance(a, DeferRestart)
@@ -451,10 +454,22 @@ def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: O
         fact = facts.get(pane.agent)
         if fact is None or fact.seen_dead_pid != pane.pane_pid:
             store.update_agent(desired.name, pane.agent, seen_dead_at=now, seen_dead_pid=pane.pane_pid)
+            _save_last_screen(tmux, store, desired, pane)
     if any(p.dead_status is None for p in dead):
         tmux.run(["run-shell", "true"], check=False)  # a child's exit makes tmux reap all its children
         observed = observe(tmux)
     return observed
+
+
+def _save_last_screen(tmux: Tmux, store: Store, desired: DesiredProject, pane) -> None:
+    """Keep a dead agent's history before the restart clears it: the last screen of a crash is
+    what a person needs to see why it died."""
+    from reconciler.pane_logs import save_history
+
+    path = save_history(tmux, store.home, desired.name, desired.id, pane.agent, pane.pane_id)
+    if path is not None:
+        store.record_event("agent.log_saved", f"{pane.agent} died; its screen is kept in {path}",
+                           project=desired.name, agent=pane.agent, path=str(path))
 
 
 def _sync_schedules(store: Store, desired: DesiredProject) -> None:
@@ -526,6 +541,8 @@ def destroy(ctx: Context, name: str) -> list:
         ledger.forget_schedules(store, name)
         ledger.forget_sync_record(store, name)
         store.forget_project(name)
+        if record is not None:
+            session_state.forget(ctx.home, name, record.id)
         store.record_event("project.destroyed", f"destroyed project {name}", project=name)
         return outcomes
 

@@ -163,6 +163,43 @@ class RenameSession(Action):
 
 
 @dataclass(frozen=True)
+class AdoptSession(Action):
+    """A session orch did not create, named in the manifest, taken over with `apply --adopt`."""
+
+    project: str
+    session_id: str
+    session: str
+    symbol = "~"
+
+    @property
+    def target(self) -> str:
+        return f"session {self.session}"
+
+    @property
+    def reason(self) -> str:
+        return "adopted: marked as this project's, nothing restarted"
+
+
+@dataclass(frozen=True)
+class AdoptWindow(Action):
+    """A running window taken over as an agent's: marked (and renamed after the agent), never restarted."""
+
+    project: str
+    agent: DesiredAgent
+    pane: ObservedPane
+    symbol = "~"
+
+    @property
+    def target(self) -> str:
+        return f"window {self.agent.name}"
+
+    @property
+    def reason(self) -> str:
+        renamed = f", renamed from {self.pane.window_name!r}" if self.pane.window_name != self.agent.name else ""
+        return f"adopted: its running process is kept{renamed}"
+
+
+@dataclass(frozen=True)
 class CreateWindow(Action):
     project: str
     session: str

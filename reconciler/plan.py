@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from reconciler.model import (
-    Action, AgentFacts, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
+    Action, AdoptSession, AdoptWindow, AgentFacts, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
     Observed, ObservedPane, Plan, Problem, RenameSession, ReplaceAgent, RestartAgent,
 )
 
@@ -33,14 +33,21 @@ def plan_project(
     *,
     deliver_briefs: bool = True,
     explain: Explain = lambda name: (),
+    adopt: bool = False,
 ) -> Plan:
-    """Actions that make tmux match `desired`. `explain(agent)` says why a spec changed."""
+    """Actions that make tmux match `desired`. `explain(agent)` says why a spec changed. `adopt`:
+    a session of the manifest's name that orch does not own is taken over, its windows kept."""
     project = desired.name
     problems: list[Problem] = []
     actions: list[Action] = []
 
     session_pane = observed.session_named(desired.session)
-    if session_pane is not None and session_pane.session_project != project:
+    adopted: dict[str, ObservedPane] = {}
+    if adopt and session_pane is not None and not session_pane.session_project:
+        actions.append(AdoptSession(project, session_pane.session_id, desired.session))
+        adopted = adoptable_windows(observed, desired)
+        actions += [AdoptWindow(project, desired.agent(name), pane) for name, pane in adopted.items()]
+    elif session_pane is not None and session_pane.session_project != project:
         owner = f"orch project {session_pane.session_project!r}" if session_pane.session_project else "not orch"
         problems.append(Problem(project, (
             f"tmux session {desired.session!r} already exists and belongs to {owner}; "
@@ -61,6 +68,8 @@ def plan_project(
 
     for agent in desired.agents:
         pane = kept.get(agent.name)
+        if agent.name in adopted:
+            continue
         if pane is None:
             actions.append(CreateWindow(project, desired.session, agent))
         elif pane.spec_hash != agent.spec_hash:
@@ -70,6 +79,21 @@ def plan_project(
         elif deliver_briefs and agent.brief and not _briefed(facts.get(agent.name), pane):
             actions.append(DeliverBrief(project, agent, pane))
     return Plan(project, desired.session, tuple(actions), tuple(problems))
+
+
+def adoptable_windows(observed: Observed, desired: DesiredProject) -> dict[str, ObservedPane]:
+    """agent -> the first pane of the unmarked window in the manifest's session that is named after
+    it (or after its role, as `orch import` writes it). Windows matching no agent are left alone."""
+    found: dict[str, ObservedPane] = {}
+    for pane in observed.panes:
+        if pane.session_name != desired.session or pane.project:
+            continue
+        for agent in desired.agents:
+            if agent.name not in found and pane.window_name in (agent.name, agent.role) and \
+                    pane.window_id not in {p.window_id for p in found.values()}:
+                found[agent.name] = pane
+                break
+    return found
 
 
 def plan_destroy(project: str, session: str, observed: Observed) -> Plan:

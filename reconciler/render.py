@@ -11,7 +11,7 @@ _COLOURS = {"+": "32", "~": "33", "-/+": "35", "-": "31"}
 
 
 def _paint(symbol: str, text: str) -> str:
-    if not sys.stdout.isatty():
+    if not _colour_on():
         return text
     return f"\x1b[{_COLOURS.get(symbol, '0')}m{text}\x1b[0m"
 
@@ -78,7 +78,75 @@ def _table(rows: list[list[str]], indent: str = "") -> list[str]:
     return [indent + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
 
 
-def status_text(document: dict[str, Any]) -> str:
+def _colour_on() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    import os
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _ago(iso_time: str | None, now: float) -> float | None:
+    if not iso_time:
+        return None
+    from datetime import datetime
+
+    return now - datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
+
+
+def relative(iso_time: str | None, now: float) -> str:
+    """"in 12m", "3m ago", "now": how far a time in the JSON document is from `now`."""
+    seconds = _ago(iso_time, now)
+    if seconds is None:
+        return "-"
+    span = abs(seconds)
+    if span < 1:
+        return "now"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m"), (1, "s")):
+        if span >= size:
+            amount = f"{int(span // size)}{unit}"
+            break
+    return f"{amount} ago" if seconds > 0 else f"in {amount}"
+
+
+def agent_state(agent: dict[str, Any], watched: bool) -> str:
+    """One word for the board: the agent's own reported state where a driver gives one, else what
+    tmux and the credit ledger say."""
+    if agent.get("state") and agent["state"] != "unknown":
+        return agent["state"]
+    if not agent["window"]:
+        return "missing"
+    if not agent["alive"]:
+        return "restarting" if watched else "dead"
+    return "held" if agent["credit"]["exhausted"] else "up"
+
+
+_STATE_COLOURS = {"up": "32", "idle": "32", "working": "32", "held": "33", "limited": "33", "blocked": "33",
+                  "starting": "36", "restarting": "33", "dead": "31", "missing": "31"}
+
+
+def _activity_colour(age: float | None) -> str:
+    """Green under 5 minutes, yellow to 10, red past it (as the best agent boards colour it)."""
+    if age is None:
+        return "0"
+    return "32" if age < 300 else "33" if age < 600 else "31"
+
+
+def _worktree_cell(worktree: dict[str, Any] | None) -> str:
+    if not worktree:
+        return "-"
+    counts = f" +{worktree['ahead']}/-{worktree['behind']}" if worktree.get("ahead") or worktree.get("behind") else ""
+    lines = worktree.get("diff")
+    diff = f" ({lines['added']}+ {lines['removed']}-)" if lines and (lines["added"] or lines["removed"]) else ""
+    return f"{worktree['state']}{counts}{diff}"
+
+
+def status_text(document: dict[str, Any], now: float | None = None, colour: bool | None = None) -> str:
+    """The board: a line per project, a row per agent, problems under the table."""
+    import time
+
+    now = time.time() if now is None else now
+    colour = _colour_on() if colour is None else colour
+    paint = (lambda code, text: f"\x1b[{code}m{text}\x1b[0m") if colour else (lambda code, text: text)
     if not document["projects"]:
         return "No projects. Start one with `orch apply orch.yaml`."
     lines: list[str] = []
@@ -87,30 +155,41 @@ def status_text(document: dict[str, Any]) -> str:
         watcher = project["watcher"]
         watching = (f"watcher pid {watcher['pid']} (heartbeat {watcher['heartbeat_age_s']}s ago)" if watcher
                     else "no watcher (run `orch reconcile --watch`)")
-        lines.append(f"{project['name']}  session {project['session']}  {alive}/{len(project['agents'])} agents up  {watching}")
-        rows = [["AGENT", "ROLE", "WINDOW", "STATE", "RESTARTS", "LAST EXIT", "NEXT CHECK-IN", "CREDIT"]]
+        upstream = f"  upstream {project['upstream']}" if project.get("upstream") else ""
+        lines.append(f"{project['name']}  session {project['session']}  {alive}/{len(project['agents'])} agents up"
+                     f"  {watching}{upstream}")
+        rows = [["AGENT", "ROLE", "STATE", "ACTIVE", "RESTARTS", "NEXT CHECK-IN", "LAST CHECK-IN", "WORKTREE",
+                 "CREDIT"]]
+        codes: list[tuple[str, str]] = []
+        problems: list[str] = []
         for agent in project["agents"]:
-            state = _agent_state(agent)
+            state = agent_state(agent, watcher is not None)
+            active_age = _ago(agent.get("last_activity"), now)
             credit = f"out until {_clock(agent['credit']['until'])}" if agent["credit"]["exhausted"] else "ok"
-            rows.append([agent["name"], agent["role"] or "-", agent["window"] or "-", state, str(agent["restarts"]),
-                         "-" if agent["last_exit_status"] is None else str(agent["last_exit_status"]),
-                         _clock(agent["next_checkin"]), credit])
-        lines += _table(rows, "  ")
+            rows.append([agent["name"], agent["role"] or "-", state, relative(agent.get("last_activity"), now),
+                         str(agent["restarts"]), relative(agent["next_checkin"], now),
+                         relative(agent.get("last_checkin"), now), _worktree_cell(agent["worktree"]), credit])
+            codes.append((_STATE_COLOURS.get(state, "0"), _activity_colour(active_age)))
+            worktree = agent["worktree"] or {}
+            if worktree.get("conflict_files") or worktree.get("state") == "conflict":
+                problems.append(f"{agent['name']}: conflict in {', '.join(worktree.get('conflict_files') or ['?'])}")
+            if worktree.get("problem"):
+                problems.append(f"{agent['name']}: {worktree['problem']}")
+        table = _table(rows, "  ")
+        lines.append(table[0])
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row, (state_code, active_code), text in zip(rows[1:], codes, table[1:]):
+            if colour:  # colour the STATE and ACTIVE cells only; padding stays outside the escapes
+                cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
+                cells[2] = paint(state_code, cells[2])
+                cells[3] = paint(active_code, cells[3])
+                text = "  " + "  ".join(cells).rstrip()
+            lines.append(text)
+        if project.get("error"):
+            lines.append("  " + paint("31", f"! manifest: {project['error']} (running the last applied version)"))
+        lines += ["  " + paint("31", f"! {problem}") for problem in problems]
         lines.append("")
     return "\n".join(lines).rstrip()
-
-
-def _agent_state(agent: dict[str, Any]) -> str:
-    """`working 12s`, `idle 3m`: what the agent reports, with its age; `up` when it reports nothing."""
-    if not agent["alive"]:
-        return "dead" if agent["window"] else "missing"
-    state, age = agent.get("state", "unknown"), agent.get("state_age_s")
-    if state == "unknown":
-        return "up"
-    if age is None:
-        return state
-    amount = (f"{age:.0f}s" if age < 60 else f"{age / 60:.0f}m" if age < 3600 else f"{age / 3600:.1f}h")
-    return f"{state} {amount}"
 
 
 def _clock(iso_time: str | None) -> str:

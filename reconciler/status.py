@@ -9,7 +9,7 @@ from typing import Any
 
 from reconciler.drivers import resolve as resolve_driver
 from reconciler.errors import UserError
-from reconciler.observe.tmux import observe
+from reconciler.observe.tmux import observe, pane_activity
 from reconciler.state import ledger
 from reconciler.timefmt import iso
 
@@ -70,6 +70,31 @@ def _state(home: Path, record, agent: str, kind: str, alive: bool, fact, now: fl
                        fact.seen_dead_at if fact else None)
 
 
+def _latest(*moments: float | None) -> float | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def _manifest_error(record) -> str | None:
+    """Why the project's manifest file cannot be used now (the watcher keeps the last good version),
+    or None. Validated only when the file differs from what was applied, so a normal status is fast."""
+    import hashlib
+
+    try:
+        data = Path(record.manifest_path).read_bytes()
+    except OSError as err:
+        return f"{record.manifest_path}: cannot be read ({err.strerror}); running the last applied version"
+    if hashlib.sha256(data).hexdigest() == record.manifest_sha256:
+        return None
+    from reconciler.manifest.loader import ManifestError, load_manifest
+
+    try:
+        load_manifest(record.manifest_path)
+    except ManifestError as err:
+        return str(err).splitlines()[0]
+    return None
+
+
 def _watcher(row: tuple[int, float] | None, now: float) -> dict[str, Any] | None:
     """The watcher of a project, if its process still lives."""
     if row is None:
@@ -94,6 +119,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
     from reconciler.plan_checkins import effective_hold
 
     observed = observe(ctx.tmux)
+    activity = pane_activity(ctx.tmux) if observed.panes else {}
     watchers = ledger.watcher_rows(store)
     now = time.time()
     projects = []
@@ -114,6 +140,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         for schedule in ledger.schedules(store, record.name):
             moment = max(schedule.next_due, schedule.retry_after or 0.0)
             due[schedule.agent] = min(due.get(schedule.agent, moment), moment)
+        last_checkins = ledger.last_checkins(store, record.name)
         rows = []
         for agent, role in agents:
             pane, fact = panes.get(agent), facts.get(agent)
@@ -127,11 +154,12 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
                 "alive": alive,
                 "state": state.state,
                 "state_age_s": None if state.age(now) is None else round(state.age(now), 1),
-                "last_activity": iso(state.last_activity),
                 "restarts": fact.restarts if fact else 0,
                 "last_exit_status": pane.dead_status if pane and pane.dead else (fact.last_exit_status if fact else None),
                 "credit": {"exhausted": hold is not None, "until": iso(hold.until) if hold else None},
                 "next_checkin": iso(due.get(agent)),
+                "last_checkin": iso(last_checkins.get(agent)),
+                "last_activity": iso(_latest(state.last_activity, activity.get(pane.pane_id) if pane else None)),
                 "worktree": worktrees.get(agent),
             })
         projects.append({
@@ -139,6 +167,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
             "session": record.session,
             "manifest": record.manifest_path,
             "watcher": _watcher(watchers.get(record.name), now),
+            "error": _manifest_error(record),
             "agents": rows,
         })
     return {"projects": projects}

@@ -26,6 +26,7 @@ from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manif
 LOOKAHEAD_S = 0.05  # fire what is due this close, then wait for its exact moment inside the executor
 MIN_SLEEP_S = 0.005
 LANES_GRACE_S = 15.0
+METRICS_EVERY_S = 15.0
 
 
 def watcher_lock(home: Path, project: str) -> Path:
@@ -79,10 +80,22 @@ def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
     return results
 
 
+def projects_to_pass(watched: list[str], due: dict[str, float], delivered: set[str], every_project: bool,
+                     now: float) -> list[str]:
+    """Which projects this wake-up converges: all of them after a poke, tmux's hook, a death or the
+    resync; otherwise only those whose own next moment has come or whose lane just finished (ten
+    projects need not be reconciled for one project's check-in)."""
+    if every_project:
+        return list(watched)
+    return [name for name in watched if name in delivered or due.get(name, 0.0) <= now + LOOKAHEAD_S]
+
+
 class Watcher:
     def __init__(self, ctx: Context, files: list[str], interval: float,
-                 report: Callable[[PassResult], None] = lambda result: None):
+                 report: Callable[[PassResult], None] = lambda result: None, metrics_textfile: Path | None = None):
         self.ctx = ctx
+        self.metrics_textfile = metrics_textfile
+        self.metrics_written = 0.0
         self.files = files
         self.interval = interval
         self.report = report
@@ -93,6 +106,8 @@ class Watcher:
         self.locks = ExitStack()
         self.waker = None
         self.lanes = None
+        self.pending: set[str] = set()  # projects whose lane finished a delivery since the last pass
+        self.pending_lock = threading.Lock()
 
     # -- ownership ---------------------------------------------------------------------------------
 
@@ -170,7 +185,10 @@ class Watcher:
         self._install_signal_handlers(waker)
         sync_lane = threading.Thread(target=self._sync_lane, args=(waker.subscribe(),), name="git-sync", daemon=True)
         sync_lane.start()
+        everything = waker.subscribe()  # set by a poke, tmux's hook or a death: any project may need a pass
+        everything.set()
         next_resync = 0.0
+        due: dict[str, float] = {}  # project -> when its last pass wants the next one
         try:
             with ThreadPoolExecutor(max_workers=max(1, min(8, len(self.watched) or 1))) as pool:
                 while not self.stop.is_set():
@@ -179,13 +197,19 @@ class Watcher:
                     if now >= next_resync:
                         self._adopt_new_projects()
                         next_resync = now + self.interval
-                    wake_at = next_resync
-                    for result in pool.map(self._pass, list(self.watched)):
-                        if result.wake_at is not None:
-                            wake_at = min(wake_at, result.wake_at)
+                        everything.set()
+                    with self.pending_lock:
+                        delivered, self.pending = self.pending, set()
+                    every_project = everything.is_set()
+                    everything.clear()
+                    names = projects_to_pass(list(self.watched), due, delivered, every_project, now)
+                    for result in pool.map(self._pass, names):
+                        due[result.project] = result.wake_at if result.wake_at is not None else next_resync
                         waker.track(result.project, result.pids)
                         self.report(result)
+                    wake_at = min([next_resync, *(due.get(n, next_resync) for n in self.watched)])
                     ledger.heartbeat(store, self.watched, os.getpid(), self.started)
+                    self._refresh_metrics()
                     if self.stop.is_set():
                         break
                     waker.event.wait(max(MIN_SLEEP_S, wake_at - time.time() - LOOKAHEAD_S))
@@ -218,6 +242,19 @@ class Watcher:
                 pass
             return PassResult(name, wake_at=time.time() + min(self.interval, 5.0))
 
+    def _refresh_metrics(self) -> None:
+        """`--metrics-textfile`: the Prometheus text for node_exporter, at most every METRICS_EVERY_S
+        (the collector reads it on its own schedule; a fresher file costs CPU and shows nothing more)."""
+        if self.metrics_textfile is None or time.time() - self.metrics_written < METRICS_EVERY_S:
+            return
+        from reconciler import metrics
+
+        try:
+            metrics.write_textfile(self.metrics_textfile, metrics.prometheus(metrics.collect_metrics(self.ctx)))
+        except Exception as err:  # the watcher's work matters more than its figures
+            self.ctx.store().record_event("watch.error", f"metrics textfile: {type(err).__name__}: {err}")
+        self.metrics_written = time.time()
+
     def _delivered(self, project: str, outcomes: list, error: Exception | None) -> None:
         """A lane finished: say what it did, and plan what follows (the next check-in, a retry).
         Only the pass loop is woken: a delivery gives the git lane nothing to do."""
@@ -228,7 +265,9 @@ class Watcher:
             except Exception:
                 pass
         self.report(PassResult(project, outcomes))
-        self.waker.event.set()
+        with self.pending_lock:
+            self.pending.add(project)
+        self.waker.event.set()  # the pass loop only: not `everything`, not the git lane
 
     def _sync_lane(self, wake: threading.Event) -> None:
         """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""

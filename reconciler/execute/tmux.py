@@ -17,7 +17,7 @@ from reconciler.execute.delivery import deliver
 from reconciler.execute.lanes import Lanes
 from reconciler.execute.processes import terminate_tree
 from reconciler.model import (
-    Action, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject, KillWindow,
+    Action, AdoptSession, AdoptWindow, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject, KillWindow,
     ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
@@ -165,7 +165,24 @@ class TmuxExecutor:
             return Outcome(action, True, "pending: a delivery to this agent is under way")
         if isinstance(action, DeferRestart):
             return Outcome(action, True, f"waiting {max(0.0, action.until - time.time()):.1f}s")
+        if isinstance(action, AdoptSession):
+            self.tmux.run(["set-option", "-t", action.session_id, "@orch_session_project", action.project])
+            self._event(action, "session.adopted", f"adopted session {action.session}")
+            return Outcome(action, True, "adopted")
+        if isinstance(action, AdoptWindow):
+            return self._adopt(action)
         raise TypeError(f"no executor for {type(action).__name__}")
+
+    def _adopt(self, action: AdoptWindow) -> Outcome:
+        """Mark the running pane as the agent's; its process counts as briefed (it has been at work)."""
+        pane, agent = action.pane, action.agent
+        rename = [["rename-window", "-t", pane.window_id, agent.name]] if pane.window_name != agent.name else []
+        self.tmux.run(*rename, *mark_agent_pane(action.project, agent, pane.pane_id))
+        self.store.update_agent(action.project, agent.name, started_at=time.time(), crash_streak=0,
+                                briefed_pane=pane.pane_id, briefed_pid=pane.pane_pid, spec=spec_json(agent))
+        self._event(action, "agent.adopted", f"adopted window {pane.window_name!r} as {agent.name} "
+                    f"(pid {pane.pane_pid} kept)")
+        return Outcome(action, True, "adopted")
 
     def _rename(self, action: RenameSession) -> Outcome:
         result = self.tmux.run(["rename-session", "-t", action.session_id, action.new], check=False)

@@ -75,3 +75,16 @@ def _exit_status(status: str, signal: str) -> int | None:
     if signal.isdigit():
         return 128 + int(signal)
     return None
+
+
+def pane_activity(tmux: Tmux) -> dict[str, float]:
+    """pane id -> the last moment its window showed output (`window_activity`), for the board.
+
+    A separate call, not a field of `observe`, so the watcher's hot observation stays as it is."""
+    result = tmux.run(["list-panes", "-a", "-F", "#{pane_id}\t#{window_activity}"], check=False)
+    activity = {}
+    for line in result.stdout.splitlines() if result.returncode == 0 else ():
+        pane_id, _, moment = line.partition("\t")
+        if moment.isdigit():
+            activity[pane_id] = float(moment)
+    return activity

@@ -223,6 +223,13 @@ def release_firing(store: Store, firing: Firing, reason: str) -> None:
         store.conn.execute("UPDATE firings SET state = 'planned', reason = ? WHERE id = ?", (reason, firing.id))
 
 
+def last_checkins(store: Store, project: str) -> dict[str, float]:
+    """agent -> when its latest delivered check-in was typed."""
+    return {row[0]: row[1] for row in store.conn.execute(
+        "SELECT agent, MAX(typed_at) FROM firings WHERE project = ? AND state = 'submitted' GROUP BY agent",
+        (project,)).fetchall()}
+
+
 def marker_typed_at(store: Store, project: str, marker: str) -> float | None:
     row = store.conn.execute("SELECT typed_at FROM firings WHERE project = ? AND marker = ? ORDER BY id DESC LIMIT 1",
                              (project, marker)).fetchone()

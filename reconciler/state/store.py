@@ -346,12 +346,21 @@ class Store:
                 (time.time(), project, agent, kind, message, json.dumps(data, default=str) if data else None),
             )
 
-    def events(self, project: str | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
+    def events(self, project: str | None = None, after_id: int = 0, limit: int | None = None,
+               agent: str | None = None, kinds: tuple[str, ...] = ()) -> list[Event]:
+        """Events after `after_id`, oldest first; `kinds` are kinds (`sync.conflict`) or families (`sync`)."""
         query = "SELECT * FROM events WHERE id > ?"
         params: list[Any] = [after_id]
         if project is not None:
             query += " AND project = ?"
             params.append(project)
+        if agent is not None:
+            query += " AND agent = ?"
+            params.append(agent)
+        if kinds:
+            query += " AND (" + " OR ".join("kind = ? OR kind LIKE ? ESCAPE '\\'" for _ in kinds) + ")"
+            for kind in kinds:
+                params += [kind, kind.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ".%"]
         if limit is not None:
             query = f"SELECT * FROM ({query} ORDER BY id DESC LIMIT ?) ORDER BY id"
             params.append(limit)
@@ -363,10 +372,11 @@ class Store:
             for row in self.conn.execute(query, params).fetchall()
         ]
 
-    def follow_events(self, project: str | None, after_id: int, poll: float = 0.2) -> Iterator[Event]:
+    def follow_events(self, project: str | None, after_id: int, poll: float = 0.2, agent: str | None = None,
+                      kinds: tuple[str, ...] = ()) -> Iterator[Event]:
         """Yield events as they are appended, forever (the caller stops on Ctrl-C)."""
         while True:
-            batch = self.events(project, after_id)
+            batch = self.events(project, after_id, agent=agent, kinds=kinds)
             for event in batch:
                 after_id = event.id
                 yield event

@@ -226,3 +226,24 @@ def test_new_session_comes_before_its_windows():
 def test_deliver_brief_only_when_alive_and_spec_matches():
     plan = plan_project(project(agent("pm", brief="b")), Observed((pane("pm", spec="stale"),)), {}, NOW)
     assert not any(isinstance(a, DeliverBrief) for a in plan.actions)
+
+
+def hand_made(window_name: str, index: int) -> ObservedPane:
+    """A window of a session orch did not create: no marks at all."""
+    return replace(pane("", session_project="", index=index), window_name=window_name)
+
+
+def test_adopt_takes_over_windows_named_after_agents_or_their_roles_and_creates_the_rest():
+    desired = project(agent("pm"), replace(agent("dev-agent"), role="Dev Agent"), agent("qa"))
+    observed = Observed((hand_made("Dev Agent", 0), hand_made("pm", 1), hand_made("htop", 2)))
+    plan = plan_project(desired, observed, {}, NOW, adopt=True)
+    assert plan.problems == ()
+    assert kinds(plan) == [("AdoptSession", f"session {SESSION}"), ("AdoptWindow", "window dev-agent"),
+                           ("AdoptWindow", "window pm"), ("CreateWindow", "window qa")]
+    assert "renamed from 'Dev Agent'" in plan.actions[1].reason  # htop matches no agent: left alone
+
+
+def test_adopt_never_takes_a_session_another_project_owns():
+    observed = Observed((pane("", session_project="blog"),))
+    plan = plan_project(project(agent("pm")), observed, {}, NOW, adopt=True)
+    assert plan.actions == () and "belongs to orch project 'blog'" in plan.problems[0].message
