@@ -84,6 +84,8 @@ def test_claudes_own_receipts_confirm_every_delivery_and_count_each_submission(t
         submitted = [e["data"]["prompt"] for e in agent_events(orch_home) if e["event"] == "UserPromptSubmit"]
         assert submitted == ["You are dev.", "same text", "same text", f"status? [orch:{checkin[0]['data']['marker']}]"]
         assert prompts(hook_log) == submitted
+        deliveries = orch.json("metrics", "real")["projects"][0]["deliveries"]
+        assert deliveries == {"confirmed_by_receipt": 4, "confirmed_by_screen": 0, "receipt_share": 1.0}
 
 
 def test_status_shows_claudes_state_from_its_own_events(tmp_path, orch, tmux_socket, claude_binary, orch_home,
