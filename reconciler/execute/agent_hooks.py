@@ -27,13 +27,14 @@ def launch_command(home: Path, project: DesiredProject, agent: DesiredAgent) -> 
     """The command the agent's window runs: with orch's hooks where its driver reports."""
     if agent.kind != "claude":  # the one kind whose hooks orch wires so far
         return agent.command
+    folder = agent_events.agent_dir(home, project.name, project.id, agent.name)
     words = claude.simple_words(agent.command)
-    if words is None:
+    user = _user_settings(claude.user_settings(words), Path(agent.cwd)) if words is not None else None
+    if user is None:  # runs as written: a stream left by an earlier launch must not look like its reports
+        for name in ("events.jsonl", "claude-settings.json"):
+            (folder / name).unlink(missing_ok=True)
         return agent.command
-    user = _user_settings(claude.user_settings(words), Path(agent.cwd))
-    if user is None:
-        return agent.command
-    folder = private_dir(agent_events.agent_dir(home, project.name, project.id, agent.name))
+    private_dir(folder)
     agent_events.rotate(folder / "events.jsonl", agent_events.ROTATE_AT_START)
     events = private_file(folder / "events.jsonl")
     ours = claude.hook_settings(sys.executable, HOOK_SCRIPT, str(events), str(private_dir(home / "run")))

@@ -125,3 +125,46 @@ def _submit(prompt) -> dict:
 ])
 def test_a_receipt_is_the_submission_of_that_very_text(event, text, tag, expected):
     assert claude.is_receipt(event, text, tag) is expected
+
+
+def _agent(command: str, cwd: str, kind: str = "claude"):
+    from reconciler.model import DesiredAgent, DesiredProject
+
+    agent = DesiredAgent("dev", None, command, cwd, (), None, "h", (), kind)
+    return DesiredProject("shop", "1a2b3c4d", "shop-1a2b3c4d", "/m.yaml", (agent,), ()), agent
+
+
+def test_launch_adds_orchs_settings_with_the_users_merged_in(tmp_path):
+    from reconciler.execute.agent_hooks import launch_command
+
+    (tmp_path / "mine.json").write_text(json.dumps({"model": "opus"}))
+    project, agent = _agent("claude --settings mine.json", str(tmp_path))
+    command = launch_command(tmp_path / "home", project, agent)
+    words = shlex.split(command)
+    assert words[:3] == ["claude", "--settings", "mine.json"] and words[-2] == "--settings"
+    settings = json.loads(Path(words[-1]).read_text())
+    assert settings["model"] == "opus" and "UserPromptSubmit" in settings["hooks"]
+    assert json.loads((tmp_path / "mine.json").read_text()) == {"model": "opus"}  # untouched
+
+
+@pytest.mark.parametrize("command", ["claude && echo done", "claude --settings missing.json",
+                                     "claude --settings '{not json'"])
+def test_launch_runs_what_it_cannot_add_to_as_written_and_forgets_an_old_stream(tmp_path, command):
+    from reconciler import agent_events
+    from reconciler.execute.agent_hooks import launch_command
+
+    project, agent = _agent("claude", str(tmp_path))
+    launch_command(tmp_path / "home", project, agent)  # an earlier launch, with hooks
+    stream = agent_events.events_file(tmp_path / "home", "shop", "1a2b3c4d", "dev")
+    assert stream.exists()
+    project, agent = _agent(command, str(tmp_path))
+    assert launch_command(tmp_path / "home", project, agent) == command
+    assert not stream.exists() and not stream.with_name("claude-settings.json").exists()
+
+
+def test_other_kinds_run_as_written(tmp_path):
+    from reconciler.execute.agent_hooks import launch_command
+
+    project, agent = _agent("codex --full-auto", str(tmp_path), kind="codex")
+    assert launch_command(tmp_path / "home", project, agent) == "codex --full-auto"
+    assert not (tmp_path / "home").exists()
