@@ -80,3 +80,22 @@ def receipts_stream(home: Path, project: str, project_id: str, agent: str, kind:
     from reconciler import drivers
 
     return events_file(home, project, project_id, agent) if drivers.get(kind).reports else None
+
+
+def agents_in_turn(home: Path, project, facts, panes, now: float) -> frozenset[str]:
+    """The live agents of `project` (a DesiredProject) that report a turn under way: working,
+    blocked or starting (reconciler/agent_state.py). `facts`: AgentFacts by name; `panes`:
+    ObservedPane by agent."""
+    from reconciler.agent_state import agent_state
+
+    in_turn = set()
+    for agent in project.agents:
+        pane = panes.get(agent.name)
+        stream = receipts_stream(home, project.name, project.id, agent.name, agent.kind)
+        if stream is None or pane is None or pane.dead:
+            continue
+        fact = facts.get(agent.name)
+        state = agent_state(recent_events(stream), True, fact.started_at if fact else None, True, now)
+        if state.state in ("working", "blocked", "starting"):
+            in_turn.add(agent.name)
+    return frozenset(in_turn)

@@ -70,6 +70,8 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
         orch_env=(("ORCH_HOME", str(home)), ("ORCH_TMUX_SOCKET", socket or "")),
         checkins=tuple(checkins),
         missed_policy=spec.checkin_policy.missed,
+        checkin_when=spec.checkin_policy.when,
+        checkin_max_wait_s=parse_duration(spec.checkin_policy.max_wait),
         credit_patterns=tuple(spec.credit.patterns),
         resume_note=spec.credit.resume_note,
         credit_shared=spec.credit.shared,

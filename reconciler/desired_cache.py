@@ -57,6 +57,7 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
     return DesiredProject(
         name=data["name"], id=data["id"], session=data["session"], manifest_path=data["manifest_path"],
         agents=agents, orch_env=orch_env, checkins=checkins, missed_policy=data["missed_policy"],
+        checkin_when=data["checkin_when"], checkin_max_wait_s=data["checkin_max_wait_s"],
         credit_patterns=tuple(data["credit_patterns"]), resume_note=data["resume_note"],
         credit_shared=data["credit_shared"], git=git)
 

@@ -484,6 +484,7 @@ def _sync_schedules(store: Store, desired: DesiredProject) -> None:
 def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed: Observed, result: PassResult,
                    missed_before: float, lookahead: float, lanes: Lanes | None = None) -> None:
     from reconciler.execute.checkins import CheckinExecutor, observe_credit
+    from reconciler.agent_events import agents_in_turn
     from reconciler.plan_checkins import next_wake, plan_checkins
     from reconciler.state import ledger
 
@@ -496,12 +497,13 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
         firings = [f for f in firings if not lanes.busy(desired.name, f.agent, now)]
         result.wake_at = _earliest(result.wake_at, lanes.next_free())
     now = time.time()
+    in_turn = agents_in_turn(ctx.home, desired, store.agent_facts(desired.name), panes, now)
     actions = plan_checkins(desired, ledger.schedules(store, desired.name), firings,
-                            panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before)
+                            panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before, in_turn)
     if actions:
         result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired, lanes).execute(actions)
     wake = next_wake(ledger.schedules(store, desired.name), ledger.credit_holds(store, desired.name), panes,
-                     desired.credit_shared, time.time())
+                     desired.credit_shared, time.time(), desired, in_turn)
     result.wake_at = _earliest(result.wake_at, wake)
 
 

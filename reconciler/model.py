@@ -35,6 +35,8 @@ class DesiredProject:
     orch_env: tuple[tuple[str, str], ...]  # ORCH_HOME, ORCH_TMUX_SOCKET, for every agent
     checkins: tuple = ()  # DesiredCheckin (reconciler.model_checkins)
     missed_policy: str = "fire_once"  # fire_once | skip
+    checkin_when: str = "idle"  # idle | any: wait for an agent that reports a turn to end
+    checkin_max_wait_s: float = 600.0  # ... at most this long past the due time
     credit_patterns: tuple[str, ...] = ()
     resume_note: str = ""
     credit_shared: bool = False

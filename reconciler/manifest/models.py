@@ -158,6 +158,12 @@ class Sync(Strict):
 
 class CheckinPolicy(Strict):
     missed: Literal["fire_once", "skip"] = "fire_once"
+    when: Literal["idle", "any"] = Field(
+        default="idle",
+        description="idle: a due check-in waits while its agent reports a turn under way (kinds that "
+                    "report it: claude), at most max_wait; any: typed when due.",
+    )
+    max_wait: Duration = Field(default="10m", description="The longest a check-in waits for its agent to be idle.")
 
 
 class Credit(Strict):

@@ -134,3 +134,44 @@ def test_a_slow_turn_is_working_and_a_permission_prompt_is_blocked(tmp_path, orc
         blocked = [e for e in agent_events(orch_home) if e["event"] == "Notification"]
         assert blocked[-1]["data"]["notification_type"] == "permission_prompt"
         assert not (tmp_path / "wd" / "made-by-claude").exists()
+
+
+@pytest.mark.parametrize("when", ["idle", "any"])
+def test_a_checkin_due_during_a_turn_waits_for_its_end(tmp_path, orch, tmux_socket, claude_binary, orch_home, when):
+    """checkin_policy.when: idle (the default): the note is typed right after Claude's Stop, not into its
+    turn; with `any` it is typed when due, in the middle of the turn."""
+    import sqlite3
+    import subprocess
+    import time
+
+    from tests.conftest import ORCH
+
+    with StandinAPI() as api:
+        manifest, _ = claude_manifest(tmp_path, claude_binary, api.url,
+                                      "      checkins:\n        - every: 30m\n          note: \"status?\"\n")
+        manifest.write_text(manifest.read_text() + f"  checkin_policy:\n    when: {when}\n")
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: "SessionStart" in names(orch_home), timeout=30, what="Claude's start")
+        watcher = subprocess.Popen([ORCH, "reconcile", "--watch", str(manifest)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: list((orch_home / "run").glob("wake-*.fifo")), timeout=15, what="the watcher")
+            api.reply_delay = 8.0
+            due = time.time() + 3
+            with sqlite3.connect(orch_home / "state.db") as conn:
+                conn.execute("UPDATE schedules SET next_due = ?", (due,))
+            sent = orch("send", "real/dev", "think slowly")
+            assert sent.returncode == 0, sent.stderr
+            wait_until(lambda: any(e["event"] == "UserPromptSubmit" and "status?" in e["data"]["prompt"]
+                                   for e in agent_events(orch_home)), timeout=40, what="the check-in")
+            wait_until(lambda: "Stop" in names(orch_home), timeout=30, what="the slow turn's end")
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=30)
+        events = agent_events(orch_home)
+        stop = next(e["time"] for e in events if e["event"] == "Stop")  # the slow turn's end
+        checkin = next(e["time"] for e in events if e["event"] == "UserPromptSubmit" and "status?" in e["data"]["prompt"])
+        if when == "idle":
+            assert due + 3 < stop < checkin < stop + 2.0, (due, stop, checkin)
+        else:
+            assert due <= checkin < due + 2.0 < stop, (due, stop, checkin)

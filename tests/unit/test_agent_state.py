@@ -98,3 +98,39 @@ def test_a_new_report_after_the_reset_backs_off_and_one_without_a_time_too():
     assert (again.first_seen, again.attempt, again.until) == (NOON, 1, NOON + 24 * 3600 - 60)  # tomorrow 11:59
     bare = judged([failure(NOON, "")])
     assert (bare.notice, bare.until) == ("usage limit reached", NOON + 10 + 60)
+
+
+# -- check-ins wait for an agent that reports a turn under way (checkin_policy.when: idle) ------------
+
+from dataclasses import replace  # noqa: E402
+
+from reconciler.plan_checkins import next_wake, plan_checkins  # noqa: E402
+from tests.unit.test_plan import pane  # noqa: E402
+from tests.unit.test_plan_checkins import NOW, PANES, STARTED, desired, hold, kinds, schedule  # noqa: E402
+
+
+@pytest.mark.parametrize(("when", "busy", "due", "expected"), [
+    ("idle", frozenset({"dev"}), NOW - 5, []),  # in a turn: wait
+    ("idle", frozenset({"dev"}), NOW - 600, ["FireCheckin"]),  # waited max_wait (10 min): typed anyway
+    ("idle", frozenset(), NOW - 5, ["FireCheckin"]),  # idle, or reports nothing
+    ("idle", frozenset({"qa"}), NOW - 5, ["FireCheckin"]),  # someone else's turn
+    ("any", frozenset({"dev"}), NOW - 5, ["FireCheckin"]),
+])
+def test_a_checkin_waits_for_its_agents_turn_to_end(when, busy, due, expected):
+    project = replace(desired(), checkin_when=when, checkin_max_wait_s=600.0)
+    assert kinds(plan_checkins(project, [schedule(due=due)], [], PANES, {}, NOW, STARTED, busy)) == expected
+
+
+def test_a_waiting_checkin_wakes_the_watcher_at_its_max_wait_not_at_once():
+    project = replace(desired(), checkin_max_wait_s=600.0)
+    waiting = next_wake([schedule(due=NOW - 5)], {}, PANES, False, NOW, project, frozenset({"dev"}))
+    assert waiting == NOW - 5 + 600.0
+    assert next_wake([schedule(due=NOW - 5)], {}, PANES, False, NOW, project, frozenset()) == NOW - 5
+
+
+def test_a_hold_from_the_agents_own_report_gets_the_resume_note_too():
+    project = desired(resume="carry on")
+    for source in ("screen", "agent"):
+        actions = plan_checkins(project, [], [], {"dev": pane("dev")}, {"dev": hold(until=NOW - 1, source=source)},
+                                NOW, STARTED)
+        assert kinds(actions) == ["SendResumeNote"]
