@@ -83,9 +83,9 @@ def receipts_stream(home: Path, project: str, project_id: str, agent: str, kind:
 
 
 def agents_in_turn(home: Path, project, facts, panes, now: float) -> frozenset[str]:
-    """The live agents of `project` (a DesiredProject) that report a turn under way: working,
-    blocked or starting (reconciler/agent_state.py). `facts`: AgentFacts by name; `panes`:
-    ObservedPane by agent."""
+    """The live agents of `project` (a DesiredProject) that report a turn under way: working or
+    blocked (reconciler/agent_state.py); a starting one is waited for by the delivery itself.
+    `facts`: AgentFacts by name; `panes`: ObservedPane by agent."""
     from reconciler.agent_state import agent_state
 
     in_turn = set()
@@ -96,6 +96,6 @@ def agents_in_turn(home: Path, project, facts, panes, now: float) -> frozenset[s
             continue
         fact = facts.get(agent.name)
         state = agent_state(recent_events(stream), True, fact.started_at if fact else None, True, now)
-        if state.state in ("working", "blocked", "starting"):
+        if state.state in ("working", "blocked"):
             in_turn.add(agent.name)
     return frozenset(in_turn)

@@ -50,7 +50,7 @@ def plan_checkins(
     in_turn: frozenset[str] = frozenset(),
 ) -> list[Action]:
     """Firings, skips and recoveries due now. `panes` maps agent -> its (alive or dead) pane;
-    `in_turn`: the agents that report being in a turn (working, blocked, starting), whose check-ins
+    `in_turn`: the agents that report being in a turn (working, blocked), whose check-ins
     wait (with `checkin_policy.when: idle`) until they are idle or `max_wait` past the due time."""
     actions: list[Action] = []
     busy = {f.schedule_id for f in open_firings}

@@ -61,15 +61,19 @@ def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold
 def judge_reported_limit(project: str, agent: str, events: list[dict], stored: CreditHold | None, now: float,
                          local_tz: str | None = None, driver: Driver | None = None) -> CreditHold | None:
     """A new hold from the agent's own report: its last `StopFailure` with `error: rate_limit`
-    (Claude Code), the reset read from the notice it carries, the event's time as when it was
-    first seen. None when there is none, or a hold already stems from it or from later."""
+    (Claude Code), the reset read from the notice it carries, as the screen's notices are: the
+    event's time is when it was first seen, unless it repeats the stored hold's notice (a prompt
+    typed after the reset failed again), which is then read against its first sighting, so a
+    passed time backs off instead of meaning tomorrow. None when there is no report, or the
+    stored hold (its own, a later one, or one cleared by hand) already covers it."""
     last = next((e for e in reversed(events) if e.get("event") == "StopFailure"
                  and isinstance(e.get("data"), dict) and e["data"].get("error") == "rate_limit"
                  and isinstance(e.get("time"), (int, float))), None)
-    if last is None or (stored is not None and stored.first_seen >= last["time"]):
+    if last is None or (stored is not None and stored.until > last["time"]):
         return None
     text = str(last["data"].get("last_assistant_message") or "usage limit reached").strip()
     notice = find_notice([text], (), driver) or LimitNotice(text)
-    attempt = stored.attempt + 1 if stored is not None and stored.until <= last["time"] else 0
-    until = held_until(notice, last["time"], attempt, now, local_tz)
-    return CreditHold(project, agent, notice.text, last["time"], until, attempt, "agent")
+    first_seen = stored.first_seen if stored is not None and stored.notice == notice.text else last["time"]
+    attempt = stored.attempt + 1 if stored is not None else 0
+    until = held_until(notice, first_seen, attempt, now, local_tz)
+    return CreditHold(project, agent, notice.text, first_seen, until, attempt, "agent")

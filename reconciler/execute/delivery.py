@@ -5,11 +5,12 @@ nothing interpreted as keys), a check-in's marker as a second one (an agent that
 long paste into `[Pasted text #N]` still shows it); after a short settle a separate Enter;
 then the agent's own receipt (Claude Code's UserPromptSubmit event carrying the text or the
 check-in's marker, reconciler/agent_events.py) or, failing that, the screen must show that the
-text was submitted, and Enter is retried a bounded number of times. Before pasting we wait while the pane is in copy mode (left with `cancel`,
-never Escape), while a menu or dialog is open, and while someone else's text sits in the
-input box. Before every Enter the screen is looked at again: a menu that opened meanwhile
-stops the delivery (an Enter would pick its highlighted option). One delivery at a time per
-agent, across processes, through a lock under ORCH_HOME.
+text was submitted, and Enter is retried a bounded number of times. Before pasting we wait
+while the pane is in copy mode (left with `cancel`, never Escape), while a menu or dialog is
+open, and while someone else's text sits in the input box. Before every Enter the screen is
+looked at again: a menu that opened meanwhile stops the delivery (an Enter would pick its
+highlighted option). One delivery at a time per agent, across processes, through a lock under
+ORCH_HOME.
 """
 
 from __future__ import annotations

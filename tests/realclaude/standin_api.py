@@ -102,7 +102,8 @@ class StandinAPI:
 
     # ----- usage-limit switch ----------------------------------------------
     def limit_until(self, epoch: float) -> None:
-        """Answer /v1/messages with a 5-hour-limit 429 until cleared (reset = epoch)."""
+        """Answer /v1/messages with a 5-hour-limit 429 (reset = epoch) until the reset passes, as
+        the real API does, or until cleared."""
         with self._lock:
             self._limit_until = float(epoch)
 
@@ -117,6 +118,8 @@ class StandinAPI:
 
     def _current_limit(self) -> float | None:
         with self._lock:
+            if self._limit_until is not None and time.time() >= self._limit_until:
+                self._limit_until = None
             return self._limit_until
 
     # ----- tool use ----------------------------------------------------------

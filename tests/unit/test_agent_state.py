@@ -100,6 +100,17 @@ def test_a_new_report_after_the_reset_backs_off_and_one_without_a_time_too():
     assert (bare.notice, bare.until) == ("usage limit reached", NOON + 10 + 60)
 
 
+def test_the_same_report_after_its_reset_backs_off_never_waits_for_tomorrow():
+    """The prompt typed after the 2pm reset failed again with the same notice: it still names 2pm,
+    read against when it was first seen, so it has passed: back off (2 min on the second attempt)."""
+    text = "You've hit your 5-hour limit · resets 2pm (UTC)"
+    ended = CreditHold("p", "dev", text, NOON, NOON + 7200, 0, "agent")
+    after = NOON + 7200 + 30
+    again = judged([failure(NOON), failure(after, text)], ended, now=after + 1)
+    assert (again.first_seen, again.attempt, again.until) == (NOON, 1, after + 1 + 120)
+    assert judged([failure(NOON), failure(after, text)], again, now=after + 5) is None  # judged once
+
+
 # -- check-ins wait for an agent that reports a turn under way (checkin_policy.when: idle) ------------
 
 from dataclasses import replace  # noqa: E402
