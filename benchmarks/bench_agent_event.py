@@ -7,8 +7,9 @@ A project with one agent of kind claude, whose program is a stand-in (`claude`, 
 ignores orch's `--settings` and runs the toy agent), on a private tmux server with a watcher
 (`orch reconcile --watch`). Each run is the hook command orch wrote into the agent's settings
 for StopFailure, fed a usage-limit report with a reset a minute later than the last, as Claude
-Code would run it; timed from starting the hook to the watcher having recorded the new credit
-hold (the store's `credit.exhausted` event, polled every 2 ms). Nothing here asserts.
+Code would run it (the hold before it cleared with `orch credit clear`, outside the timing);
+timed from starting the hook to the watcher having recorded the new credit hold (the store's
+`credit.exhausted` event, polled every 2 ms). Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ def main() -> int:
             reset = time.strftime("%-I:%M%p", time.gmtime(base + 60 * run)).lower()
             payload = json.dumps({"hook_event_name": "StopFailure", "error": "rate_limit",
                                   "last_assistant_message": f"You've hit your 5-hour limit · resets {reset} (UTC)"})
+            if run:
+                subprocess.run([str(BIN / "orch"), "credit", "clear", "bench/dev"], env=env, check=True,
+                               capture_output=True)
+                time.sleep(0.2)
             before = holds(db)
             start = time.perf_counter()
             subprocess.run(["sh", "-c", hook], input=payload.encode(), check=True)
