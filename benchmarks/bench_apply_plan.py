@@ -31,11 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,74 +44,18 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # so `reconciler` imports even from a plain checkout
     sys.path.insert(0, str(REPO))
 
-BIN = Path(sys.executable).parent
+from benchmarks.rig import (  # noqa: E402  (the path above first)
+    run_and_print,
+    Servers, clean_env, environment, find_tool, isolate_environment, log, process_kind,
+    ratio,
+)
+
 AGENTS = 10
 PROJECTS = 3
 COMMAND = "sleep 600"
 WIDTH, HEIGHT = "220", "50"  # what reconciler/execute/tmux.py gives new sessions
 SPEC_HASH = "0123456789abcdef"  # the baselines set a 16-hex @orch_spec like orch's
 PLAN_TARGET_MS = 300.0
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def find_tool(name: str) -> str | None:
-    for candidate in (BIN / name, REPO / ".venv" / "bin" / name):
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which(name)
-
-
-# -- private tmux servers ------------------------------------------------------------------------
-
-
-class Servers:
-    """Hands out fresh `-L` socket names and kills every server it handed out."""
-
-    def __init__(self) -> None:
-        self.prefix = "orch-bench-" + secrets.token_hex(4)
-        self.names: list[str] = []
-        self.live: set[str] = set()
-        self.tmux = shutil.which("tmux") or "tmux"
-
-    def new(self) -> str:
-        name = f"{self.prefix}-{len(self.names)}"
-        self.names.append(name)
-        self.live.add(name)
-        return name
-
-    def socket_path(self, name: str) -> Path:
-        return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / name
-
-    def kill(self, name: str) -> None:
-        self.live.discard(name)
-        subprocess.run([self.tmux, "-L", name, "kill-server"], capture_output=True, env=clean_env())
-        # tmux leaves its socket file behind: wait until nobody listens (so the server has
-        # exited before the next timed run starts), then remove the file.
-        path = self.socket_path(name)
-        deadline = time.monotonic() + 3.0
-        while path.exists() and time.monotonic() < deadline:
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(str(path))
-            except OSError:
-                path.unlink(missing_ok=True)
-                break
-            finally:
-                probe.close()
-            time.sleep(0.01)
-
-    def kill_all(self) -> None:
-        for name in sorted(self.live):
-            self.kill(name)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env.update(extra)
-    return env
 
 
 def windows_of(servers: Servers, server: str) -> list[list[str]]:
@@ -225,7 +165,7 @@ class TmuxMeter:
         original_exec = subprocess.Popen._execute_child  # type: ignore[attr-defined]
 
         def counting_exec(self_: subprocess.Popen, args: Any, *rest: Any, **kwargs: Any) -> Any:
-            if is_tmux_argv(args):
+            if process_kind(args).split()[0] == "tmux":
                 meter.spawns += 1
             return original_exec(self_, args, *rest, **kwargs)
 
@@ -238,15 +178,6 @@ class TmuxMeter:
     def __exit__(self, *exc: Any) -> None:
         for undo in self._undo:
             undo()
-
-
-def is_tmux_argv(args: Any) -> bool:
-    if isinstance(args, (str, bytes, os.PathLike)):
-        first = os.fsdecode(args).split()[0] if os.fsdecode(args).split() else ""
-    else:
-        args = list(args)
-        first = os.fsdecode(args[0]) if args else ""
-    return os.path.basename(first) == "tmux"
 
 
 def make_tmux_shim(folder: Path, real_tmux: str) -> tuple[Path, Path]:
@@ -275,9 +206,7 @@ class Bench:
     def __init__(self, runs: int, warmup: int, work: Path, servers: Servers) -> None:
         self.runs, self.warmup, self.work, self.servers = runs, warmup, work, servers
         self.orch = find_tool("orch")
-        self.tmuxp = find_tool("tmuxp")
-        if self.orch is None:
-            raise SystemExit("orch is not installed in this interpreter's environment (pip install -e .)")
+        self.tmuxp = find_tool("tmuxp", required=False)
         self.samples: dict[str, list[float]] = {k: [] for k in "abcdef"}
         self.extra: dict[str, Any] = {"converge_total_s": [], "apply_tmux_calls": [], "apply_tmux_processes": []}
         self.cwd = work / "project"
@@ -414,15 +343,7 @@ class Bench:
         }
 
 
-def tool_version(argv: list[str]) -> str:
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, env=clean_env())
-        return (out.stdout or out.stderr).strip().splitlines()[0]
-    except (OSError, IndexError):
-        return "missing"
-
-
-def summarize(bench: Bench, plan_counts: dict[str, Any]) -> dict[str, Any]:
+def summarize(bench: Bench, plan_counts: dict[str, Any], load_before: float) -> dict[str, Any]:
     def ms(values: list[float]) -> dict[str, Any] | None:
         if not values:
             return None
@@ -441,9 +362,6 @@ def summarize(bench: Bench, plan_counts: dict[str, Any]) -> dict[str, Any]:
     }
     med = {k: (v["median_ms"] if v else None) for k, v in results.items()}
 
-    def ratio(x: float | None, y: float | None) -> float | None:
-        return round(x / y, 3) if x is not None and y else None
-
     c_over_b = ratio(med["c_orch_apply_whole_process"], med["b_tmuxp_load_d"])
     d_over_a = ratio(med["d_orch_apply_tmux_share"], med["a_baseline_chained_tmux"])
     e_over_target = ratio(med["e_orch_plan_converged_3x10"], PLAN_TARGET_MS)
@@ -456,13 +374,8 @@ def summarize(bench: Bench, plan_counts: dict[str, Any]) -> dict[str, Any]:
         "projects_for_plan": PROJECTS,
         "command": COMMAND,
         "bytecode_cache": bench.bytecode_cache,
-        "environment": {
-            "python": platform.python_version(),
-            "tmux": tool_version([bench.servers.tmux, "-V"]),
-            "tmuxp": tool_version([bench.tmuxp, "--version"]) if bench.tmuxp else "missing",
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "environment": environment(load_before, tmux=[bench.servers.tmux, "-V"],
+                                   tmuxp=[bench.tmuxp or "tmuxp", "--version"]),  # "missing" without it
         "results": results,
         "ratios": {
             "c_over_b": c_over_b,
@@ -558,14 +471,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("tmux is not installed")
 
     work = Path(tempfile.mkdtemp(prefix="orch-bench-"))
-    user_home = work / "home"
-    user_home.mkdir()
     # One environment for every variant, in-process ones included: no user tmux config, a
     # plain /bin/sh as tmux's default shell, no ORCH_* leaking in from the caller.
-    for key in [k for k in os.environ if k.startswith("ORCH_") or k in ("TMUX", "TMUX_PANE",
-                                                                           "XDG_CONFIG_HOME", "XDG_STATE_HOME")]:
-        del os.environ[key]
-    os.environ.update(HOME=str(user_home), SHELL="/bin/sh")
+    isolate_environment(work)
     warmup = args.warmup
     if not args.no_bytecode_cache:
         # A user's orch runs from cached bytecode; a checkout with PYTHONDONTWRITEBYTECODE=1 and
@@ -576,32 +484,20 @@ def main(argv: list[str] | None = None) -> int:
 
     servers = Servers()
 
-    def on_signal(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    def measure() -> dict[str, Any]:
+        try:
+            bench = Bench(args.runs, warmup, work, servers)
+            bench.bytecode_cache = not args.no_bytecode_cache
+            log(f"benchmarking in {work} on tmux servers {servers.prefix}-*")
+            load_before = os.getloadavg()[0]
+            bench.interleaved()
+            plan_counts = bench.plan_phase()
+            return summarize(bench, plan_counts, load_before)
+        finally:
+            servers.kill_all()
+            shutil.rmtree(work, ignore_errors=True)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    try:
-        bench = Bench(args.runs, warmup, work, servers)
-        bench.bytecode_cache = not args.no_bytecode_cache
-        log(f"benchmarking in {work} on tmux servers {servers.prefix}-*")
-        load_before = os.getloadavg()
-        bench.interleaved()
-        plan_counts = bench.plan_phase()
-        summary = summarize(bench, plan_counts)
-        # other work on the machine shifts every number: say how busy it was
-        summary["environment"]["loadavg_1m_before_after"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        servers.kill_all()
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(render_table(summary))
-    return 0
+    return run_and_print(measure, render_table, args.json)
 
 
 if __name__ == "__main__":

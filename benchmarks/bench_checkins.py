@@ -33,8 +33,7 @@ Targets: check-in typed within 1 s of its due time (aim: p50 under 100 ms), idle
 under 0.5 % of one core, due query ~0.04 ms. Nothing here asserts on time.
 
 The rig (private tmux server, temporary homes, toy-agent projects, watcher processes, the
-store and the toy logs) is reused by benchmarks/fault_kill_watcher.py and by
-tests/e2e/test_fault_kill_watcher.py.
+store and the toy logs) is benchmarks/rig.py.
 """
 
 from __future__ import annotations
@@ -42,284 +41,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
-import secrets
 import shutil
-import signal
-import socket
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # so `reconciler` imports even from a plain checkout
     sys.path.insert(0, str(REPO))
 
-BIN = Path(sys.executable).parent
-MARKER = re.compile(r"^(?P<note>.*) \[orch:(?P<marker>[0-9a-f]{6})\]$", re.S)
+from benchmarks.rig import (  # noqa: E402  (the path above first)
+    run_and_print,
+    Rig, cpu_seconds, distribution_ms, environment, isolate_environment, log, median_ms, ratio,
+    wait_until,
+)
+
 LATE_TARGET_S = 1.0
 P50_AIM_S = 0.100
 IDLE_TARGET_PERCENT = 0.5
 DUE_QUERY_REFERENCE_MS = 0.04
 TYPE_REFERENCE_MS = 2.0
 CAPTURE_REFERENCE_MS = 3.0
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def find_tool(name: str) -> str:
-    for candidate in (BIN / name, REPO / ".venv" / "bin" / name):
-        if candidate.exists():
-            return str(candidate)
-    found = shutil.which(name)
-    if found is None:
-        raise SystemExit(f"{name} is not installed in this interpreter's environment (pip install -e .)")
-    return found
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll `predicate` until it returns something truthy; TimeoutError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); q in [0, 100]."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def distribution_ms(values_s: list[float]) -> dict[str, Any]:
-    def ms(x: float | None) -> float | None:
-        return None if x is None else round(x * 1000, 1)
-
-    return {"n": len(values_s), "p50_ms": ms(percentile(values_s, 50)), "p95_ms": ms(percentile(values_s, 95)),
-            "p99_ms": ms(percentile(values_s, 99)), "max_ms": ms(max(values_s) if values_s else None),
-            "min_ms": ms(min(values_s) if values_s else None)}
-
-
-# -- the rig: a private tmux server, temporary homes, toy-agent projects, watchers --------------
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One submission as the toy agent logged it."""
-
-    project: str
-    agent: str
-    ts: float
-    pid: int
-    text: str
-    note: str | None  # the check-in note without its marker (None: not a check-in)
-    marker: str | None
-
-
-class Rig:
-    """A private tmux server and ORCH_HOME/HOME under `work`, toy-agent projects, watcher processes.
-
-    `close()` stops every watcher it started, kills the tmux server and removes its socket.
-    """
-
-    def __init__(self, work: Path, prefix: str = "orch-bench"):
-        self.work = work
-        self.work.mkdir(parents=True, exist_ok=True)
-        self.socket = f"{prefix}-{secrets.token_hex(4)}"
-        self.home = work / "orch-home"
-        self.user_home = work / "user-home"
-        self.user_home.mkdir(exist_ok=True)
-        self.orch = find_tool("orch")
-        self.toyagent = find_tool("orch-toyagent")
-        self.tmux_bin = shutil.which("tmux") or "tmux"
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("ORCH_") and k not in ("TMUX", "TMUX_PANE", "XDG_STATE_HOME",
-                                                               "XDG_CONFIG_HOME")}
-        self.env.update(HOME=str(self.user_home), SHELL="/bin/sh", ORCH_HOME=str(self.home),
-                        ORCH_TMUX_SOCKET=self.socket, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-        self.projects: dict[str, Path] = {}  # name -> folder (manifest and logs/)
-        self.watchers: list[subprocess.Popen] = []
-        self._conn: sqlite3.Connection | None = None
-
-    # -- projects ------------------------------------------------------------------------------
-
-    def write_project(self, name: str, agents: dict[str, int], note: Callable[[str, str, int], str]) -> Path:
-        """A manifest of toy agents; `agents` maps agent -> check-in interval in seconds."""
-        folder = self.work / "projects" / name
-        (folder / "logs").mkdir(parents=True, exist_ok=True)
-        body = ""
-        for agent, every in agents.items():
-            body += (f"    - name: {agent}\n"
-                     f"      command: {self.toyagent} --log {folder / 'logs' / (agent + '.log')}\n"
-                     f"      checkins:\n"
-                     f"        - every: {every}s\n"
-                     f"          note: {json.dumps(note(name, agent, every))}\n")
-        path = folder / "orch.yaml"
-        path.write_text(f"apiVersion: orch/v1\nkind: Project\nmetadata:\n  name: {name}\nspec:\n  agents:\n{body}")
-        self.projects[name] = folder
-        return path
-
-    def run_orch(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        result = subprocess.run([self.orch, *args], env=self.env, capture_output=True, text=True,
-                                timeout=timeout, stdin=subprocess.DEVNULL)
-        if result.returncode != 0:
-            raise RuntimeError(f"orch {' '.join(args)} failed (exit {result.returncode}):\n"
-                               f"{result.stdout}\n{result.stderr}")
-        return result
-
-    def apply(self, manifest: Path) -> None:
-        self.run_orch("apply", str(manifest))
-
-    # -- watchers ------------------------------------------------------------------------------
-
-    def start_watcher(self, *args: str) -> subprocess.Popen:
-        out = open(self.work / f"watcher-{len(self.watchers)}.log", "w")
-        proc = subprocess.Popen([self.orch, "reconcile", "--watch", *args], env=self.env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        out.close()
-        self.watchers.append(proc)
-        return proc
-
-    def watcher_output(self, proc: subprocess.Popen) -> str:
-        try:
-            return (self.work / f"watcher-{self.watchers.index(proc)}.log").read_text()
-        except (ValueError, OSError):
-            return ""
-
-    def stop_watcher(self, proc: subprocess.Popen, timeout: float = 60) -> int:
-        """SIGTERM (the watcher finishes its pass and exits 0), SIGKILL past the timeout."""
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                return proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        return proc.wait()
-
-    def kill_watcher(self, proc: subprocess.Popen) -> None:
-        """kill -9: no handler runs, nothing is cleaned up."""
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    def heartbeat(self, pid: int) -> float | None:
-        rows = self.query("SELECT heartbeat FROM watchers WHERE pid = ?", (pid,))
-        return rows[0]["heartbeat"] if rows else None
-
-    def wait_for_heartbeat(self, proc: subprocess.Popen, timeout: float = 60) -> float:
-        def beat() -> float | None:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the watcher exited ({proc.returncode}):\n{self.watcher_output(proc)}")
-            return self.heartbeat(proc.pid)
-
-        return wait_until(beat, timeout, f"the heartbeat of watcher {proc.pid}", interval=0.02)
-
-    # -- the store -----------------------------------------------------------------------------
-
-    def connect(self) -> sqlite3.Connection:
-        """A connection of our own to the store (WAL: reading never blocks the watcher)."""
-        conn = sqlite3.connect(self.home / "state.db", timeout=30, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
-        return conn
-
-    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        if self._conn is None:
-            self._conn = self.connect()
-        return self._conn.execute(sql, params).fetchall()
-
-    # -- the agents' own logs --------------------------------------------------------------------
-
-    def deliveries(self) -> list[Delivery]:
-        found = []
-        for project, folder in self.projects.items():
-            for path in sorted((folder / "logs").glob("*.log")):
-                for line in path.read_text().splitlines():
-                    if not line.strip():
-                        continue
-                    entry = json.loads(line)
-                    match = MARKER.match(entry["text"])
-                    found.append(Delivery(project, path.stem, entry["ts"], entry["pid"], entry["text"],
-                                          match.group("note") if match else None,
-                                          match.group("marker") if match else None))
-        return sorted(found, key=lambda d: d.ts)
-
-    # -- tmux ----------------------------------------------------------------------------------
-
-    def tmux(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in self.env.items() if k not in ("TMUX", "TMUX_PANE")}
-        return subprocess.run([self.tmux_bin, "-L", self.socket, *args], capture_output=True, text=True,
-                              env=env, check=check)
-
-    def server_pid(self) -> int | None:
-        out = self.tmux("display-message", "-p", "#{pid}").stdout.strip()
-        return int(out) if out.isdigit() else None
-
-    def socket_path(self) -> Path:
-        return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.socket
-
-    def client_processes(self, needle: str) -> list[int]:
-        """Pids of live processes whose command line names our tmux socket and `needle`."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            words = [a.decode(errors="replace") for a in argv if a]
-            if self.socket in words and needle in words:
-                pids.append(int(entry.name))
-        return pids
-
-    def close(self) -> None:
-        for proc in self.watchers:
-            if proc.poll() is None:
-                self.stop_watcher(proc, timeout=15)
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        path = self.socket_path()
-        self.tmux("kill-server")
-        deadline = time.monotonic() + 5.0  # wait until nobody listens, then remove the socket file
-        while path.exists() and time.monotonic() < deadline:
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(str(path))
-            except OSError:
-                break
-            finally:
-                probe.close()
-            time.sleep(0.02)
-        path.unlink(missing_ok=True)
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(utime+stime, cutime+cstime) of a live process, in seconds, from /proc/<pid>/stat."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state is fields[0]
-    tick = os.sysconf("SC_CLK_TCK")
-    utime, stime, cutime, cstime = (int(fields[i]) for i in (11, 12, 13, 14))
-    return (utime + stime) / tick, (cutime + cstime) / tick
 
 
 def checkin_note(project: str, agent: str, every: int) -> str:
@@ -446,17 +191,6 @@ def bench_idle(rig: Rig, seconds: float, warmup: float, intervals: list[float],
 # -- c) the due query ----------------------------------------------------------------------------
 
 
-def median_ms(fn: Callable[[], Any], runs: int) -> float:
-    for _ in range(min(20, runs)):
-        fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        fn()
-        samples.append(time.perf_counter_ns() - start)
-    return round(statistics.median(samples) / 1e6, 4)
-
-
 def fill_store(home: Path, layout: list[tuple[str, int]], now: float) -> Any:
     """A real store with schedules due over the next day (a handful already due), like a busy watcher's."""
     from reconciler.state.store import Store
@@ -511,11 +245,7 @@ def bench_due_query(work: Path, runs: int) -> dict[str, Any]:
 # -- report --------------------------------------------------------------------------------------
 
 
-def ratio(x: float | None, y: float | None) -> float | None:
-    return round(x / y, 3) if x is not None and y else None
-
-
-def summarize(lateness: dict, idle: dict, due: dict, reference: dict, quick: bool, load: list[float]) -> dict:
+def summarize(lateness: dict, idle: dict, due: dict, reference: dict, quick: bool, load_before: float) -> dict:
     agent = lateness["agent_log_minus_due"]
     idle_default = next((r for r in idle["runs"] if r["interval_s"] == 30), None)
     type_ms = reference["type_text_and_enter_one_tmux_process_ms"]
@@ -523,10 +253,7 @@ def summarize(lateness: dict, idle: dict, due: dict, reference: dict, quick: boo
     p50 = agent["p50_ms"]
     return {
         "quick": quick,
-        "environment": {"python": platform.python_version(),
-                        "tmux": subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip(),
-                        "cpus": os.cpu_count(), "platform": platform.platform(),
-                        "loadavg_1m_before_after": load},
+        "environment": environment(load_before, tmux=["tmux", "-V"]),
         "lateness": lateness,
         "idle_cpu": idle,
         "due_query": due,
@@ -637,24 +364,6 @@ def render_table(s: dict) -> str:
     return "\n".join(lines)
 
 
-def isolate_environment(work: Path) -> None:
-    """No ORCH_* or tmux variables from the caller; a HOME of our own for in-process code too."""
-    for key in [k for k in os.environ if k.startswith("ORCH_") or k in ("TMUX", "TMUX_PANE", "XDG_STATE_HOME",
-                                                                           "XDG_CONFIG_HOME")]:
-        del os.environ[key]
-    user_home = work / "user-home"
-    user_home.mkdir(parents=True, exist_ok=True)
-    os.environ.update(HOME=str(user_home), SHELL="/bin/sh")
-
-
-def install_signal_handlers() -> None:
-    def on_signal(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -676,53 +385,47 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="orch-bench-checkins-"))
     isolate_environment(work)
-    install_signal_handlers()
     rigs: list[Rig] = []
     load_before = os.getloadavg()[0]
-    try:
-        rig = Rig(work / "lateness")
-        rigs.append(rig)
-        log(f"benchmarking in {work} on tmux server {rig.socket}")
-        empty_dist = distribution_ms([])
-        lateness: dict[str, Any] = {"agents": 0, "every_s": [], "watcher_exit": None, "firings": 0,
-                                    "firings_missing_from_agent_logs": 0, "firings_missed_at_start_excluded": 0,
-                                    "states": {}, "agent_log_minus_due": empty_dist, "typed_at_minus_due": empty_dist,
-                                    "paste_minus_due_from_event": empty_dist, "later_than_1s": 0}
-        if "lateness" in parts:
-            lateness = bench_lateness(rig, firings)
-        reference = bench_reference(rig, 50 if args.quick else 200)
-        rig.close()
-        idle: dict[str, Any] = {"runs": []}
-        if "idle" in parts:
-            rig = Rig(work / "idle")
+
+    def measure() -> dict[str, Any]:
+        try:
+            rig = Rig(work / "lateness")
             rigs.append(rig)
-            log(f"  idle: 3 projects x 10 agents on tmux server {rig.socket}")
-            idle = bench_idle(rig, idle_seconds, warmup, [30, 5])
+            log(f"benchmarking in {work} on tmux server {rig.socket}")
+            empty_dist = distribution_ms([])
+            lateness: dict[str, Any] = {
+                "agents": 0, "every_s": [], "watcher_exit": None, "firings": 0, "firings_missing_from_agent_logs": 0,
+                "firings_missed_at_start_excluded": 0, "states": {}, "agent_log_minus_due": empty_dist,
+                "typed_at_minus_due": empty_dist, "paste_minus_due_from_event": empty_dist, "later_than_1s": 0}
+            if "lateness" in parts:
+                lateness = bench_lateness(rig, firings)
+            reference = bench_reference(rig, 50 if args.quick else 200)
             rig.close()
-        due = {k: None for k in ("raw_indexed_select_due_ms", "raw_select_min_next_due_ms",
-                                 "ledger_schedules_one_project_of_10000_ms",
-                                 "ledger_earliest_due_one_project_of_10000_ms",
-                                 "ledger_schedules_10_of_10000_in_1000_projects_ms",
-                                 "ledger_earliest_due_10_of_10000_in_1000_projects_ms",
-                                 "ledger_earliest_due_all_1000_projects_ms")}
-        due.update(schedules=10_000, runs=0, raw_rows_due=0, raw_query_plan="")
-        if "due" in parts:
-            log(f"  due query: {query_runs} runs")
-            due = bench_due_query(work, query_runs)
-        summary = summarize(lateness, idle, due, reference, args.quick,
-                            [round(load_before, 2), round(os.getloadavg()[0], 2)])
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        for rig in rigs:
-            rig.close()
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(render_table(summary))
-    return 0
+            idle: dict[str, Any] = {"runs": []}
+            if "idle" in parts:
+                rig = Rig(work / "idle")
+                rigs.append(rig)
+                log(f"  idle: 3 projects x 10 agents on tmux server {rig.socket}")
+                idle = bench_idle(rig, idle_seconds, warmup, [30, 5])
+                rig.close()
+            due = {k: None for k in ("raw_indexed_select_due_ms", "raw_select_min_next_due_ms",
+                                     "ledger_schedules_one_project_of_10000_ms",
+                                     "ledger_earliest_due_one_project_of_10000_ms",
+                                     "ledger_schedules_10_of_10000_in_1000_projects_ms",
+                                     "ledger_earliest_due_10_of_10000_in_1000_projects_ms",
+                                     "ledger_earliest_due_all_1000_projects_ms")}
+            due.update(schedules=10_000, runs=0, raw_rows_due=0, raw_query_plan="")
+            if "due" in parts:
+                log(f"  due query: {query_runs} runs")
+                due = bench_due_query(work, query_runs)
+            return summarize(lateness, idle, due, reference, args.quick, load_before)
+        finally:
+            for rig in rigs:
+                rig.close()
+            shutil.rmtree(work, ignore_errors=True)
+
+    return run_and_print(measure, render_table, args.json)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_credit_observation.py [--agents 30] [--runs 50] [--json]
 
 Three projects of N/3 toy agents each (default 30 in all) on a private tmux server (the
-bench_checkins rig: temporary ORCH_HOME and HOME, server killed at the end). One round calls
+benchmarks/rig.py rig: temporary ORCH_HOME and HOME, server killed at the end). One round calls
 `reconciler.execute.checkins.observe_credit` once per project, as the passes of `orch
 reconcile` and of the watcher do: per project one tmux process captures every live agent's
 screen, and only screens whose text changed since the last look are judged (new-output
@@ -24,14 +24,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_checkins import Rig, log  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # so `reconciler` imports even from a plain checkout
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.rig import Rig, log, percentile  # noqa: E402  (the path above first)
 
 
 def measure(runs: int, step) -> dict[str, float]:
@@ -41,9 +43,8 @@ def measure(runs: int, step) -> dict[str, float]:
         step()
         walls.append((time.perf_counter() - wall) * 1000)
         cpus.append((time.process_time() - cpu) * 1000)
-    q = lambda values, p: statistics.quantiles(values, n=100)[p - 1] if len(values) > 1 else values[0]  # noqa: E731
-    return {"wall_p50_ms": round(statistics.median(walls), 2), "wall_p95_ms": round(q(walls, 95), 2),
-            "cpu_p50_ms": round(statistics.median(cpus), 2), "cpu_p95_ms": round(q(cpus, 95), 2)}
+    return {"wall_p50_ms": round(percentile(walls, 50), 2), "wall_p95_ms": round(percentile(walls, 95), 2),
+            "cpu_p50_ms": round(percentile(cpus, 50), 2), "cpu_p95_ms": round(percentile(cpus, 95), 2)}
 
 
 def main() -> int:

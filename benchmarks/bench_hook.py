@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import select
 import shutil
 import statistics
@@ -43,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # so `reconciler` imports even from a plain checkout
     sys.path.insert(0, str(REPO))
 
+from benchmarks.rig import GIT_IDENTITY, environment, log, percentile  # noqa: E402  (the path above first)
 from reconciler.execute.githooks import hooks_dir, install_hooks  # noqa: E402
 
 TARGET_MS = 20.0
@@ -50,17 +49,8 @@ VARIANTS = ("none", "orch", "orch-idle", "user", "user+orch")
 WARMUP = 10
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
 def summary(values: list[float]) -> dict[str, float]:
-    return {"median_ms": statistics.median(values), "p99_ms": pct(values, 99),
+    return {"median_ms": statistics.median(values), "p99_ms": percentile(values, 99),
             "min_ms": min(values), "max_ms": max(values), "n": len(values)}
 
 
@@ -173,9 +163,9 @@ def main() -> int:
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="orch-bench-hook-"))
+    load_before = os.getloadavg()[0]
     env = dict(os.environ, HOME=str(root / "home"), XDG_CONFIG_HOME=str(root / "home" / ".config"),
-               GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.invalid",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.invalid", LC_ALL="C")
+               **GIT_IDENTITY, LC_ALL="C")
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"):
         env.pop(name, None)
     (root / "home").mkdir()
@@ -212,9 +202,7 @@ def main() -> int:
     worst = max(max(c["median_ms"], c["p99_ms"]) for c in costs.values())
     results = {
         "runs": args.runs,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "git": subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip(),
-                    "sh": os.path.realpath("/bin/sh"), "cpus": os.cpu_count()},
+        "machine": {**environment(load_before, git=["git", "--version"]), "sh": os.path.realpath("/bin/sh")},
         "commit_ms": commit,
         "hook_cost_ms": costs,
         "target_ms": TARGET_MS,

@@ -67,7 +67,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -83,8 +82,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # so `reconciler` and `benchmarks` import even from a plain checkout
     sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_checkins import (  # noqa: E402  (the path above first)
-    Rig, distribution_ms, install_signal_handlers, isolate_environment, log,
+from benchmarks.rig import (  # noqa: E402  (the path above first)
+    run_and_print,
+    GIT_IDENTITY, Rig, distribution_ms, environment, isolate_environment, log, median_ms,
+    process_kind, ratio,
 )
 
 TARGET_S = 1.0
@@ -97,9 +98,6 @@ COMMIT_TIMEOUT_S = 60.0
 SLOW_HOOK_S = 0.5
 LOAD_COMMIT_EVERY_S = 2.0
 CHECKIN_EVERY_S = 2
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-                "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-                "GIT_CONFIG_NOSYSTEM": "1"}
 
 
 # -- git helpers -----------------------------------------------------------------------------------
@@ -389,19 +387,6 @@ def bench_latency(project: GitProject, commits: int, gap: float) -> dict[str, An
 # -- b) in-process: one observation, one sync pass, one check-in pass ----------------------------------
 
 
-def process_kind(argv: Any) -> str:
-    """`git status`, `git rebase`, `tmux list-panes`, ... for an argv list."""
-    if isinstance(argv, (str, bytes)):
-        return str(argv).split()[0]
-    words = [str(a) for a in argv]
-    tool = os.path.basename(words[0]) if words else "?"
-    rest = words[1:]
-    while rest and rest[0].startswith("-"):  # git -c X / --no-optional-locks, tmux -L NAME
-        takes_value = rest[0] in ("-c", "-C", "-L", "-S", "-f")
-        rest = rest[2:] if takes_value else rest[1:]
-    return f"{tool} {rest[0]}" if rest else tool
-
-
 class ProcessTally:
     """Wraps subprocess.run in this process: every process started, with its wall time."""
 
@@ -459,21 +444,10 @@ def median_breakdown(runs: list[tuple[float, ProcessTally]]) -> dict[str, Any]:
             "not_in_processes_ms": round(statistics.median(rest) * 1000, 2), "by_process": rows}
 
 
-def median_ms(fn: Callable[[], Any], runs: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return round(statistics.median(samples) * 1000, 2)
-
-
 def bench_in_process(project: GitProject, observe_runs: int = 20, sync_runs: int = 5) -> dict[str, Any]:
     """The watcher is stopped: observation, sync pass and check-in pass, called here."""
     from reconciler.desired import desired_project
-    from reconciler.loop import Context, _repo_branch, observe_worktrees, reconcile_project, sync_project
+    from reconciler.loop import Context, observe_worktrees, project_upstream, reconcile_project, sync_project
     from reconciler.manifest.loader import load_manifest
     from reconciler.observe.git import observe_repo
 
@@ -482,7 +456,7 @@ def bench_in_process(project: GitProject, observe_runs: int = 20, sync_runs: int
     loaded = load_manifest(project.manifest)
     store = ctx.store(maintain=True)
     record = store.project(project.name)
-    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, project_upstream(loaded, record))
     settings = desired.git
     log(f"  b) in-process: observation x{observe_runs}, sync pass x{sync_runs}, check-in pass x{sync_runs}")
 
@@ -497,16 +471,16 @@ def bench_in_process(project: GitProject, observe_runs: int = 20, sync_runs: int
     # reference costs, the same worktrees, this run
     worktrees = [str(p) for p in project.worktrees.values()]
     status_ms = median_ms(lambda: [subprocess.run(["git", "status", "--porcelain"], cwd=w, capture_output=True)
-                                   for w in worktrees], observe_runs)
+                                   for w in worktrees], observe_runs, warmup=2)
     ahead_behind = subprocess.run(["git", "for-each-ref", "--format=%(refname:short) %(ahead-behind:main)",
                                    "refs/heads/"], cwd=project.repo, capture_output=True, text=True)
     has_ahead_behind = ahead_behind.returncode == 0 and "ahead-behind" not in ahead_behind.stdout
     fmt = "%(refname:short) %(ahead-behind:main)" if has_ahead_behind else "%(refname:short) %(objectname)"
     for_each_ref_ms = median_ms(lambda: subprocess.run(["git", "for-each-ref", f"--format={fmt}", "refs/heads/"],
-                                                       cwd=project.repo, capture_output=True), observe_runs)
+                                                       cwd=project.repo, capture_output=True), observe_runs, warmup=2)
     rev_list_ms = median_ms(lambda: [subprocess.run(["git", "rev-list", "--left-right", "--count",
                                                      f"orch/{a}...main"], cwd=project.repo, capture_output=True)
-                                     for a in project.agents], observe_runs)
+                                     for a in project.agents], observe_runs, warmup=2)
     rebase_ms = bench_one_rebase(project.rig.work / "rebase-reference", observe_runs, orch_hooks=False)
     rebase_hooks_ms = bench_one_rebase(project.rig.work / "rebase-reference-hooks", observe_runs, orch_hooks=True)
 
@@ -665,10 +639,6 @@ def bench_checkins_under_load(rig: Rig, agents: int, agent_commits: int, seconds
 # -- report ------------------------------------------------------------------------------------------
 
 
-def ratio(x: float | None, y: float | None) -> float | None:
-    return round(x / y, 3) if x is not None and y else None
-
-
 def render(s: dict[str, Any]) -> str:
     env, lat = s["environment"], s["latency"]
 
@@ -794,64 +764,56 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(GIT_IDENTITY)
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"):
         os.environ.pop(name, None)
-    install_signal_handlers()
     rigs: list[Rig] = []
     load_before = os.getloadavg()[0]
-    try:
-        rig = Rig(work / "sync")
-        rigs.append(rig)
-        os.environ.update(ORCH_HOME=str(rig.home), ORCH_TMUX_SOCKET=rig.socket)  # in-process code in (b)
-        log(f"benchmarking in {work} on tmux server {rig.socket}")
-        project = GitProject(rig, "sync", args.agents, args.agent_commits)
-        latency = bench_latency(project, args.commits, args.gap)
-        in_process = bench_in_process(project)
-        rig.close()
-        checkins = None
-        if not args.no_checkins:
-            rig = Rig(work / "checkins")
+
+    def measure() -> dict[str, Any]:
+        try:
+            rig = Rig(work / "sync")
             rigs.append(rig)
-            log(f"  c) on tmux server {rig.socket}")
-            checkins = bench_checkins_under_load(rig, args.agents, args.agent_commits, args.checkin_seconds)
-            checkins["no_repository"] = bench_checkins_without_repo(rig, args.agents, args.checkin_seconds)
+            os.environ.update(ORCH_HOME=str(rig.home), ORCH_TMUX_SOCKET=rig.socket)  # in-process code in (b)
+            log(f"benchmarking in {work} on tmux server {rig.socket}")
+            project = GitProject(rig, "sync", args.agents, args.agent_commits)
+            latency = bench_latency(project, args.commits, args.gap)
+            in_process = bench_in_process(project)
             rig.close()
-        summary = {
-            "environment": {"python": platform.python_version(),
-                            "git": subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip(),
-                            "tmux": subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip(),
-                            "cpus": os.cpu_count(), "platform": platform.platform(),
-                            "loadavg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
-            "agent_commits": args.agent_commits,
-            "apply_s": round(project.apply_s, 2),
-            "latency": latency,
-            "in_process": in_process,
-            "checkins": checkins,
-            "targets": {
-                "target_p99_s": TARGET_S, "contract_s": CONTRACT_S,
-                "p99_under_1s": latency["all_rebased"]["p99_ms"] is not None
-                and latency["all_rebased"]["p99_ms"] < TARGET_S * 1000 and latency["timed_out"] == 0,
-                "max_under_2s": latency["all_rebased"]["max_ms"] is not None
-                and latency["all_rebased"]["max_ms"] < CONTRACT_S * 1000 and latency["timed_out"] == 0,
-                "p99_over_1s_target": ratio(latency["all_rebased"]["p99_ms"], TARGET_S * 1000),
-                "observation_over_33ms_reference": ratio(in_process["observation"]["total_ms"], STATUS_REFERENCE_MS),
-                "checkin_p99_with_over_without_git_load": ratio(
-                    checkins["with_git_load"]["agent_log_minus_due"]["p99_ms"],
-                    checkins["without_git_load"]["agent_log_minus_due"]["p99_ms"]) if checkins else None,
-                "checkins_within_1s_under_git_load": checkins["with_git_load"]["later_than_1s"] == 0
-                and checkins["with_git_load"]["slots_dropped_by_late_delivery"] == 0 if checkins else None,
-            },
-        }
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        for rig in rigs:
-            rig.close()
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(render(summary))
-    return 0
+            checkins = None
+            if not args.no_checkins:
+                rig = Rig(work / "checkins")
+                rigs.append(rig)
+                log(f"  c) on tmux server {rig.socket}")
+                checkins = bench_checkins_under_load(rig, args.agents, args.agent_commits, args.checkin_seconds)
+                checkins["no_repository"] = bench_checkins_without_repo(rig, args.agents, args.checkin_seconds)
+                rig.close()
+            return {
+                "environment": environment(load_before, git=["git", "--version"], tmux=["tmux", "-V"]),
+                "agent_commits": args.agent_commits,
+                "apply_s": round(project.apply_s, 2),
+                "latency": latency,
+                "in_process": in_process,
+                "checkins": checkins,
+                "targets": {
+                    "target_p99_s": TARGET_S, "contract_s": CONTRACT_S,
+                    "p99_under_1s": latency["all_rebased"]["p99_ms"] is not None
+                    and latency["all_rebased"]["p99_ms"] < TARGET_S * 1000 and latency["timed_out"] == 0,
+                    "max_under_2s": latency["all_rebased"]["max_ms"] is not None
+                    and latency["all_rebased"]["max_ms"] < CONTRACT_S * 1000 and latency["timed_out"] == 0,
+                    "p99_over_1s_target": ratio(latency["all_rebased"]["p99_ms"], TARGET_S * 1000),
+                    "observation_over_33ms_reference": ratio(in_process["observation"]["total_ms"],
+                                                             STATUS_REFERENCE_MS),
+                    "checkin_p99_with_over_without_git_load": ratio(
+                        checkins["with_git_load"]["agent_log_minus_due"]["p99_ms"],
+                        checkins["without_git_load"]["agent_log_minus_due"]["p99_ms"]) if checkins else None,
+                    "checkins_within_1s_under_git_load": checkins["with_git_load"]["later_than_1s"] == 0
+                    and checkins["with_git_load"]["slots_dropped_by_late_delivery"] == 0 if checkins else None,
+                },
+            }
+        finally:
+            for rig in rigs:
+                rig.close()
+            shutil.rmtree(work, ignore_errors=True)
+
+    return run_and_print(measure, render, args.json)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_checkins import (  # noqa: E402  (the path above first)
+from benchmarks.rig import (  # noqa: E402  (the path above first)
     Delivery, Rig, install_signal_handlers, isolate_environment, log, wait_until,
 )
 

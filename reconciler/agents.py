@@ -9,15 +9,13 @@ from reconciler.drivers import get as get_driver
 from reconciler.errors import UserError
 from reconciler.execute.delivery import Delivery, deliver
 from reconciler.execute.tmux import delivery_lock
-from reconciler.manifest.models import NAME_PATTERN
+from reconciler.names import check_name
 from reconciler.model import ObservedPane
 from reconciler.observe.tmux import observe
 
 
 def resolve_agent(address: str | None, project: str | None) -> tuple[str, str]:
     """project/agent, agent with -p, or (inside an agent's window) the window's own agent."""
-    import re
-
     if address is None:
         project, agent = os.environ.get("ORCH_PROJECT"), os.environ.get("ORCH_AGENT")
     elif "/" in address:
@@ -27,14 +25,14 @@ def resolve_agent(address: str | None, project: str | None) -> tuple[str, str]:
         project = project or os.environ.get("ORCH_PROJECT")
     if not project or not agent:
         raise UserError(f"which project? write PROJECT/{agent or 'AGENT'} or pass -p PROJECT")
-    for label, value in (("project", project), ("agent", agent)):
-        if not re.fullmatch(NAME_PATTERN, value):
-            raise UserError(f"{value!r} is not a valid {label} name")
-    return project, agent
+    return check_name(project), check_name(agent, "agent")
 
 
 def find_agent_pane(ctx, project: str, agent: str) -> ObservedPane:
     observed = observe(ctx.tmux)
+    record = ctx.store().project(project)
+    if record is not None:  # another ORCH_HOME's project of the same name is not this one
+        observed = observed.owned(project, record.id, record.session)
     panes = [p for p in observed.agent_panes(project) if p.agent == agent]
     if not panes:
         known = sorted({p.agent for p in observed.agent_panes(project)})

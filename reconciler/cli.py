@@ -1,7 +1,7 @@
 """The `orch` command line: parse arguments, call the loop, render text or JSON. Nothing else.
 
 Imports are lazy: each command loads only what its path needs, so `orch plan` on a
-converged project never imports deepdiff, GitPython or libtmux.
+converged project never imports deepdiff.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from reconciler.errors import UserError
 
 EXAMPLES = """\
 examples:
+  orch init                               a starter manifest whose team fits this repository
   orch validate orch.yaml                 check a manifest, every mistake with file:line:col
   orch plan orch.yaml                     what apply would change (+ add, ~ change, -/+ replace, - destroy)
   orch apply orch.yaml                    converge tmux to the manifest once
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "example:\n  orch plan orch.yaml --detailed-exitcode")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument("--show-sensitive", action="store_true", help="show old and new env values (hidden by default)")
     p.add_argument("--adopt", action="store_true", help="show what `apply --adopt` would take over")
 
     p = command("apply", "converge tmux to the manifest once and register the project",
@@ -230,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("schema", "print the manifest's JSON Schema")
     p = command("hook", "(inside an agent) report one of its hook events, JSON on stdin, to orch; always exits 0")
     p.add_argument("event", metavar="EVENT", help="the hook's event name, e.g. UserPromptSubmit")
+    from reconciler.teams.cli import add_commands as add_team_commands
+
+    add_team_commands(command, common)
     return parser
 
 
@@ -245,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     args.home = resolve_home(getattr(args, "home", None))
     args.tmux_socket = getattr(args, "tmux_socket", None) or os.environ.get("ORCH_TMUX_SOCKET") or None
     try:
+        _check_names(args)
         handler = globals()["cmd_" + args.command]
         return handler(args)
     except UserError as err:
@@ -260,6 +266,16 @@ def main(argv: list[str] | None = None) -> int:
         _error(args, f"internal error: {type(err).__name__}: {err} (run again with ORCH_DEBUG=1 for details, "
                      "and please report it)", 1)
         return 1
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    """Every project name given on the command line is checked before any command touches disk."""
+    from reconciler.names import check_name
+
+    if getattr(args, "project", None) is not None:
+        check_name(args.project)
+    if args.command in ("status", "events", "sync") and args.name is not None:
+        check_name(args.name)
 
 
 def _error(args: argparse.Namespace, message: str, code: int) -> None:
@@ -346,10 +362,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from reconciler.render import plan_document, plan_text
 
     ctx = _context(args)
+    ctx.show_sensitive = args.show_sensitive
     ctx.adopt = args.adopt
-    desired, plan = (None if args.adopt else plan_from_cache(ctx, args.file)) or plan_for(ctx, load_manifest(args.file))
+    cached = None if args.adopt else plan_from_cache(ctx, args.file)
+    loaded = None if cached else load_manifest(args.file)
+    desired, plan = cached or plan_for(ctx, loaded)
     _warn(ctx)
-    _emit(args, plan_document(plan), plan_text(plan, desired))
+    document, text = plan_document(plan, desired.git and desired.git.upstream), plan_text(plan, desired)
+    if loaded is not None and loaded.team is not None:  # which agents came from which template
+        from reconciler.teams.cli import team_document, team_lines
+
+        document["team"] = team_document(loaded.team)
+        text = "\n".join(team_lines(loaded.team)) + "\n" + text
+    _emit(args, document, text)
     if plan.problems:
         return 1
     return 2 if args.detailed_exitcode and plan.actions else 0
@@ -376,11 +401,14 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     from reconciler.loop import destroy
     from reconciler.render import outcomes_document, outcomes_text
 
-    name = args.target
+    from reconciler.names import check_name
+
     if Path(args.target).is_file():
         from reconciler.manifest.loader import load_manifest
 
         name = load_manifest(args.target).manifest.metadata.name
+    else:
+        name = check_name(args.target)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserError(f"refusing to destroy {name!r} without confirmation: add --yes")
@@ -551,6 +579,18 @@ def cmd_credit(args: argparse.Namespace) -> int:
         document, text = credit_hold(ctx, args.agent, args.project, args.until)
     _emit(args, document, text)
     return 0
+
+
+def cmd_team(args: argparse.Namespace) -> int:
+    from reconciler.teams.cli import run_team
+
+    return run_team(args, lambda document, text: _emit(args, document, text))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from reconciler.teams.cli import run_init
+
+    return run_init(args, lambda document, text: _emit(args, document, text))
 
 
 def cmd_compat(args: argparse.Namespace) -> int:

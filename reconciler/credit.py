@@ -108,7 +108,7 @@ def _has_time(notice: LimitNotice) -> bool:
     return notice.reset_text is not None or notice.epoch is not None or notice.after_s is not None
 
 
-def reset_time(notice: LimitNotice, first_seen: float, local_tz: str | None = None) -> float | None:
+def reset_time(notice: LimitNotice, first_seen: float, local_tz: str | tzinfo | None = None) -> float | None:
     """Epoch of the reset the notice states, or None when it states none (or an unreadable one).
 
     The zone in parentheses wins, else `local_tz` (Claude Code prints the machine's local
@@ -173,8 +173,10 @@ def _offset(text: str | None) -> tzinfo | None:
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
-def _zone(name: str | None, local_tz: str | None) -> tzinfo:
+def _zone(name: str | None, local_tz: str | tzinfo | None) -> tzinfo:
     for key in (name, local_tz):
+        if isinstance(key, tzinfo):
+            return key
         if key:
             try:
                 return ZoneInfo(key)
@@ -189,7 +191,7 @@ def backoff_delay(attempt: int) -> float:
 
 
 def held_until(notice: LimitNotice, first_seen: float, attempt: int, now: float,
-               local_tz: str | None = None) -> float:
+               local_tz: str | tzinfo | None = None) -> float:
     """When messages may be typed into the agent again.
 
     The stated reset while it is still ahead of `now`; otherwise (the limit outlasted the

@@ -22,8 +22,9 @@ def worktrees_dir(home: Path, project: str, project_id: str) -> Path:
 
 
 def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket: str | None,
-                    repo_branch: str | None = None) -> DesiredProject:
-    """The project as the manifest wants it. `repo_branch`: the repo's current branch (the default upstream)."""
+                    upstream: str | None = None) -> DesiredProject:
+    """The project as the manifest wants it. `upstream`: the branch its worktrees follow (loop.project_upstream);
+    without it there is no git work (git=None), but the agents still run."""
     manifest = loaded.manifest
     spec = manifest.spec
     name = manifest.metadata.name
@@ -75,21 +76,16 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
         credit_patterns=tuple(spec.credit.patterns),
         resume_note=spec.credit.resume_note,
         credit_shared=spec.credit.shared,
-        git=_git_settings(spec, repo, repo_branch, tuple(worktrees), folder),
+        git=_git_settings(spec, repo, upstream, tuple(worktrees), folder),
     )
 
 
-def _git_settings(spec, repo: Path | None, repo_branch: str | None, worktrees: tuple, folder: Path):
-    """How the project's worktrees follow upstream (GitSettings), or None without spec.repo."""
-    if repo is None:
+def _git_settings(spec, repo: Path | None, upstream: str | None, worktrees: tuple, folder: Path):
+    """How the project's worktrees follow upstream (GitSettings), or None without spec.repo or an upstream."""
+    if repo is None or upstream is None:
         return None
     from reconciler.model_git import GitSettings
 
-    upstream = spec.upstream or repo_branch
-    if upstream is None:
-        from reconciler.errors import UserError
-
-        raise UserError(f"{repo} has no current branch (detached HEAD): set spec.upstream in the manifest")
     return GitSettings(repo=str(repo), upstream=upstream, worktrees=worktrees, projects_dir=str(folder),
                        mode=spec.sync.mode or "rebase", escalate_to=spec.sync.escalate_to,
                        integrate=spec.sync.integrate, gate=spec.sync.gate)

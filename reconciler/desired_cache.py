@@ -3,8 +3,8 @@
 `orch plan` of a file whose bytes are exactly what was last applied rebuilds its desired
 state from this instead of parsing YAML and validating with pydantic again (about 150 ms of
 imports), so a converged plan costs little more than one tmux call. Any difference in the
-bytes, in orch's version, or in the repository's current branch (the default upstream)
-misses the cache and takes the full path.
+bytes, in orch's version, or in the project's stored upstream misses the cache and takes
+the full path.
 """
 
 from __future__ import annotations
@@ -15,24 +15,18 @@ from pathlib import Path
 
 from reconciler.model import DesiredAgent, DesiredProject
 
-VERSION = "orch-0.1.0/desired-2"
+VERSION = "orch-0.1.0/desired-3"
 
 
-def cache_key(manifest_sha256: str, repo_branch: str | None) -> str:
-    return f"{VERSION}:{manifest_sha256}:{repo_branch or ''}"
+def cache_key(manifest_sha256: str, upstream: str | None) -> str:
+    """`upstream`: the project's stored upstream (an implicit one is not in the manifest's bytes)."""
+    return f"{VERSION}:{manifest_sha256}:{upstream or ''}"
 
 
-def dump(desired: DesiredProject, repo_branch: str | None, upstream_explicit: bool) -> str:
+def dump(desired: DesiredProject) -> str:
     data = asdict(desired)
     data.pop("orch_env")  # depends on how orch is invoked, not on the manifest
-    return json.dumps({"desired": data, "repo_branch": repo_branch, "upstream_explicit": upstream_explicit})
-
-
-def needs_repo_branch(text: str) -> str | None:
-    """The repository whose current branch is part of the key (only when upstream is implicit)."""
-    cached = json.loads(text)
-    git = cached["desired"].get("git")
-    return None if git is None or cached["upstream_explicit"] else git["repo"]
+    return json.dumps({"desired": data})
 
 
 def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:

@@ -9,3 +9,8 @@ class UserError(Exception):
 
 class LockTimeout(UserError):
     """Another orch process held a project's lock for longer than we were told to wait."""
+
+
+class ProjectGone(UserError):
+    """The project is no longer registered (destroyed meanwhile): a watcher lets it go, never
+    registers it again."""

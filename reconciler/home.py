@@ -19,13 +19,18 @@ def resolve_home(explicit: str | None) -> Path:
 
 def private_dir(path: Path) -> Path:
     """Create `path` and its missing parents 0700 (mkdir(parents=True) would give the parents the
-    umask's mode); make `path` 0700; refuse a folder owned by someone else."""
+    umask's mode); make `path` 0700; refuse a folder owned by someone else, or a path that is (or
+    lies under) a file."""
+    from reconciler.errors import UserError
+
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise UserError(f"{blocker} is not a folder: orch needs {path} to be one; "
+                        "choose another --home (or ORCH_HOME)")
     for level in reversed([p for p in (path, *path.parents) if not p.exists()]):
         level.mkdir(mode=0o700, exist_ok=True)
     info = path.stat()
     if info.st_uid != os.getuid():
-        from reconciler.errors import UserError
-
         raise UserError(f"{path} belongs to another user; choose another --home")
     if info.st_mode & 0o077:
         path.chmod(0o700)

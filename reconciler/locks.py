@@ -65,4 +65,6 @@ def record_holder(lock_file: Path) -> None:
 
 
 def project_lock(home: Path, project: str) -> Path:
-    return home / "locks" / f"{project}.lock"
+    from reconciler.names import check_name
+
+    return home / "locks" / f"{check_name(project)}.lock"

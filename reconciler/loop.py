@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Callable
 
 from reconciler.desired import desired_project
-from reconciler.errors import LockTimeout, UserError
+from reconciler.errors import LockTimeout, ProjectGone, UserError
 from reconciler.locks import exclusive, project_lock
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.execute.lanes import Lanes
-from reconciler.model import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan
+from reconciler.model import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan, Problem
 from reconciler import session_state
 from reconciler.observe.tmux import observe
 from reconciler.plan import plan_destroy, plan_project
@@ -44,6 +44,7 @@ class Context:
     progress: Progress = lambda message: None
     notices: list[str] = field(default_factory=list)
     screens_seen: dict[str, str] = field(default_factory=dict)  # pane id -> digest of its last screen judged for credit
+    show_sensitive: bool = False  # `orch plan --show-sensitive`: env values in the explanations
     adopt: bool = False  # `apply --adopt`: take over a session of the manifest's name that orch did not create
     _store: Store | None = None
 
@@ -87,8 +88,10 @@ def check_registration(record: ProjectRecord | None, loaded: LoadedManifest) -> 
         )
 
 
-def explain_changes(store: Store, desired: DesiredProject) -> Callable[[str], tuple[str, ...]]:
-    """Say which fields of an agent's spec changed since its window was launched (deepdiff)."""
+def explain_changes(store: Store, desired: DesiredProject,
+                    show_sensitive: bool = False) -> Callable[[str], tuple[str, ...]]:
+    """Say which fields of an agent's spec changed since its window was launched (deepdiff). Env
+    values may be secrets: only that they changed, unless `show_sensitive` (never in the audit log)."""
     facts = store.agent_facts(desired.name)
 
     def explain(name: str) -> tuple[str, ...]:
@@ -102,7 +105,11 @@ def explain_changes(store: Store, desired: DesiredProject) -> Callable[[str], tu
         diff = DeepDiff(before, after, ignore_order=True, verbose_level=2)
         lines = []
         for path, change in {**diff.get("values_changed", {}), **diff.get("type_changes", {})}.items():
-            lines.append(f"{_field(path)}: {change['old_value']!r} → {change['new_value']!r}")
+            name = _field(path)
+            if not show_sensitive and (name == "env" or name.startswith("env.")):
+                lines.append(f"{name} changed (value hidden: --show-sensitive shows it)")
+            else:
+                lines.append(f"{name}: {change['old_value']!r} → {change['new_value']!r}")
         for kind, verb in (("dictionary_item_added", "added"), ("dictionary_item_removed", "removed")):
             for path in diff.get(kind, {}):
                 lines.append(f"{_field(path)} {verb}")
@@ -121,9 +128,14 @@ def plan_for(ctx: Context, loaded: LoadedManifest) -> tuple[DesiredProject, Plan
     name = loaded.manifest.metadata.name
     record = store.project(name)
     check_registration(record, loaded)
-    desired = desired_project(loaded, record.id if record else UNASSIGNED_ID, ctx.home, ctx.socket,
-                              _repo_branch(loaded))
-    return desired, _plan_desired(ctx, store, desired)
+    upstream = project_upstream(loaded, record)
+    desired = desired_project(loaded, record.id if record else UNASSIGNED_ID, ctx.home, ctx.socket, upstream)
+    plan = _plan_desired(ctx, store, desired)
+    if loaded.manifest.spec.repo is not None and upstream is None:
+        from dataclasses import replace
+
+        plan = replace(plan, problems=plan.problems + (Problem(name, no_upstream(loaded)),))
+    return desired, plan
 
 
 def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | None:
@@ -138,13 +150,7 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
     record = store.project_at(str(Path(file).expanduser().resolve()))
     if record is None or not record.desired_json:
         return None
-    repo = desired_cache.needs_repo_branch(record.desired_json)
-    branch = None
-    if repo is not None:
-        from reconciler.observe.git import current_branch
-
-        branch = current_branch(repo)
-    if record.desired_key != desired_cache.cache_key(hashlib.sha256(raw).hexdigest(), branch):
+    if record.desired_key != desired_cache.cache_key(hashlib.sha256(raw).hexdigest(), record.upstream):
         return None
     desired = desired_cache.load(record.desired_json, (("ORCH_HOME", str(ctx.home)),
                                                        ("ORCH_TMUX_SOCKET", ctx.socket or "")))
@@ -152,9 +158,9 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
 
 
 def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
-    observed = observe(ctx.tmux)
+    observed = observe_project(ctx, desired)
     plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
-                        explain=explain_changes(store, desired), adopt=ctx.adopt)
+                        explain=explain_changes(store, desired, ctx.show_sensitive), adopt=ctx.adopt)
     if desired.git is not None:
         from dataclasses import replace
 
@@ -186,33 +192,44 @@ def converge(ctx: Context, loaded: LoadedManifest) -> list:
 
 
 def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bool, missed_before: float | None,
-                      wait_for_backoff: bool, lookahead: float = 0.0, lanes: Lanes | None = None) -> PassResult:
+                      wait_for_backoff: bool, lookahead: float = 0.0, lanes: Lanes | None = None,
+                      register: bool = True) -> PassResult:
     """Converge one project under its lock: windows (and briefs), stored schedules, due check-ins.
 
-    With `lanes` (the watcher's), deliveries are handed to the agents' lanes, not awaited."""
+    With `lanes` (the watcher's), deliveries are handed to the agents' lanes, not awaited. Without
+    `register`, a project found unregistered under the lock raises ProjectGone."""
     name = loaded.manifest.metadata.name
     with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
                    on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
         store = ctx.store(maintain=True)
-        desired = _register(store, loaded, ctx)
+        desired = _register(store, loaded, ctx, register)
         result = PassResult(name)
-        if desired.git is not None and not _worktrees_ready(desired, fire_checkins, store):
+        if loaded.manifest.spec.repo is not None and desired.git is None:  # stored before orch kept upstreams
+            if not fire_checkins:
+                raise UserError(no_upstream(loaded))
+            report_git_problem(store, name, no_upstream(loaded))
+        elif desired.git is not None and not _worktrees_ready(desired, fire_checkins, store):
             try:
                 with exclusive(git_lock(ctx.home, name), ctx.lock_timeout if not fire_checkins else 0):
                     result.outcomes += converge_worktrees(ctx, store, desired, sync=False)
                     _ensure_hooks(store, desired)
+                report_git_problem(store, name, None)
             except LockTimeout:
                 if not fire_checkins:
                     raise  # apply: say who holds the lock rather than converging half
                 # The git lane is busy (a slow repository): never let it hold up check-ins.
                 # Windows need their worktrees, so they wait for the next pass.
                 result.wake_at = time.time() + 1.0
-                observed = observe(ctx.tmux)
+                observed = observe_project(ctx, desired)
                 result.pids = _live_pids(observed, desired)
                 if fire_checkins:
                     _fire_checkins(ctx, store, desired, observed, result, missed_before or time.time(),
                                    lookahead, lanes)
                 return result
+            except UserError as err:
+                if not fire_checkins:
+                    raise
+                report_git_problem(store, name, str(err))  # git work waits; agents and check-ins carry on
         observed = _converge_windows(ctx, store, desired, result, wait_for_backoff, lanes)
         result.pids = _live_pids(observed, desired)
         _sync_schedules(store, desired)
@@ -227,33 +244,65 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
 def _remember_desired(store: Store, loaded: LoadedManifest, desired: DesiredProject) -> None:
     from reconciler import desired_cache
 
-    upstream_explicit = loaded.manifest.spec.upstream is not None
-    branch = None if upstream_explicit or desired.git is None else desired.git.upstream
-    store.record_desired(desired.name, desired_cache.cache_key(loaded.sha256, branch),
-                         desired_cache.dump(desired, branch, upstream_explicit))
+    if loaded.manifest.spec.repo is not None and desired.git is None:  # upstream unknown: no cache to trust
+        store.record_desired(desired.name, None, None)
+        return
+    store.record_desired(desired.name, desired_cache.cache_key(loaded.sha256, desired.git and desired.git.upstream),
+                         desired_cache.dump(desired))
 
 
-def _register(store: Store, loaded: LoadedManifest, ctx: Context) -> DesiredProject:
+def _register(store: Store, loaded: LoadedManifest, ctx: Context, register: bool) -> DesiredProject:
+    """The project registered (first apply: its id, and its upstream resolved and stored), as desired.
+    An unregistered project is registered only when `register` (apply, reconcile once), else
+    ProjectGone (read under the project's lock, so after any destroy)."""
     name = loaded.manifest.metadata.name
     record = store.project(name)
     check_registration(record, loaded)
+    if record is None and not register:
+        raise ProjectGone(f"project {name!r} is no longer registered (destroyed)")
+    upstream = project_upstream(loaded, record)
+    has_repo = loaded.manifest.spec.repo is not None
     if record is None:
+        if has_repo and upstream is None:  # before anything is registered: a clear error changes nothing
+            raise UserError(no_upstream(loaded))
         project_id = _adoptable_id(ctx, name) or secrets.token_hex(4)
         session = loaded.manifest.spec.session or f"{name}-{project_id}"
         record = store.register_project(name, project_id, str(loaded.path), session)
         store.record_event("project.registered", f"registered project {name}", project=name,
                            manifest=str(loaded.path), id=record.id)
-    return desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+    if has_repo and upstream is not None and record.upstream != upstream:
+        store.record_upstream(name, upstream)
+        how = "spec.upstream" if loaded.manifest.spec.upstream else "the branch checked out at first apply"
+        store.record_event("project.upstream", f"worktrees follow {upstream} ({how})", project=name,
+                           upstream=upstream, before=record.upstream)
+    return desired_project(loaded, record.id, ctx.home, ctx.socket, upstream)
 
 
-def _repo_branch(loaded: LoadedManifest) -> str | None:
-    """The repository's current branch: the default upstream (only looked up when needed)."""
+def project_upstream(loaded: LoadedManifest, record: ProjectRecord | None) -> str | None:
+    """The branch the project's worktrees follow: spec.upstream, else the one stored when the project was
+    first applied, else (never applied, or applied before orch stored it) the branch checked out in the
+    repository now. None without a repository, or when that checkout has a detached HEAD.
+
+    Whatever the user checks out later never changes it: only spec.upstream does."""
     spec = loaded.manifest.spec
-    if spec.repo is None or spec.upstream is not None:
+    if spec.repo is None:
         return None
+    if spec.upstream is not None:
+        return spec.upstream
+    if record is not None and record.upstream:
+        return record.upstream
     from reconciler.observe.git import current_branch
 
-    return current_branch(loaded.resolve(spec.repo))
+    try:
+        return current_branch(loaded.resolve(spec.repo))
+    except UserError:
+        return None
+
+
+def no_upstream(loaded: LoadedManifest) -> str:
+    repo = loaded.resolve(loaded.manifest.spec.repo)
+    return (f"{repo} has no current branch (detached HEAD), so orch cannot tell which branch the worktrees "
+            f"should follow: set spec.upstream in {loaded.path} (or check out the branch and apply again)")
 
 
 def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync: bool,
@@ -300,8 +349,8 @@ def observe_worktrees(settings, repo) -> tuple[dict, dict]:
     wanted = {w.agent for w in settings.worktrees}
     for checkout in repo.checkouts:
         path = Path(checkout.path)
-        if path.parent == folder and path.name not in wanted and checkout.branch:
-            leftover = DesiredWorktree(path.name, str(path), checkout.branch)
+        if path.parent == folder and path.name not in wanted:
+            leftover = DesiredWorktree(path.name, str(path), checkout.branch or "HEAD")
             leftovers[path.name] = observe_worktree(leftover, repo, settings.upstream)
     return facts, leftovers
 
@@ -313,8 +362,14 @@ def _escalation_guard(store: Store, desired: DesiredProject):
                                       desired.kind_of(agent))
 
 
-def sync_project(ctx: Context, loaded: LoadedManifest) -> PassResult:
-    """`orch sync`: bring the project's clean worktrees up to upstream now (its own lock: off the check-in path)."""
+def sync_project(ctx: Context, loaded: LoadedManifest, repeat_problems: bool = True) -> PassResult:
+    """`orch sync`: bring the project's clean worktrees up to upstream now (its own lock: off the check-in path).
+
+    A git problem (the repository gone, upstream deleted, ...) stops this project's git work only: it is
+    recorded once (then when it changes) and, with `repeat_problems`, returned as a failed outcome each time."""
+    from reconciler.execute.tmux import Outcome
+    from reconciler.model_git import GitProblem
+
     name = loaded.manifest.metadata.name
     result = PassResult(name)
     if loaded.manifest.spec.repo is None:
@@ -323,13 +378,27 @@ def sync_project(ctx: Context, loaded: LoadedManifest) -> PassResult:
         store = ctx.store(maintain=True)
         record = store.project(name)
         if record is None:
-            raise UserError(f"project {name!r} is not applied yet: run `orch apply {loaded.path}` first")
-        desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
-        observed = observe(ctx.tmux)
-        panes = {p.agent: p for p in observed.agent_panes(name) if p.session_name == desired.session}
-        result.outcomes += converge_worktrees(ctx, store, desired, sync=True, panes=panes)
-        _ensure_hooks(store, desired)
+            raise ProjectGone(f"project {name!r} is not applied yet: run `orch apply {loaded.path}` first")
+        upstream = project_upstream(loaded, record)
+        problem = None if upstream is not None else no_upstream(loaded)
+        if upstream is not None:
+            desired = desired_project(loaded, record.id, ctx.home, ctx.socket, upstream)
+            observed = observe_project(ctx, desired)
+            panes = {p.agent: p for p in observed.agent_panes(name) if p.session_name == desired.session}
+            try:
+                result.outcomes += converge_worktrees(ctx, store, desired, sync=True, panes=panes)
+                _ensure_hooks(store, desired)
+            except UserError as err:
+                problem = str(err)
+        new = report_git_problem(store, name, problem)
+        if problem is not None and (new or repeat_problems):
+            result.outcomes.append(Outcome(GitProblem(name, problem), False, f"git work stopped: {problem}"))
     return result
+
+
+def report_git_problem(store: Store, project: str, problem: str | None) -> bool:
+    """Say once that git work stopped for this project (and once when it works again)."""
+    return store.report_once(project, "git", problem, "git.problem", cleared="git.recovered")
 
 
 def _worktrees_ready(desired: DesiredProject, quick: bool, store: Store) -> bool:
@@ -343,13 +412,23 @@ def _worktrees_ready(desired: DesiredProject, quick: bool, store: Store) -> bool
 
 
 def _ensure_hooks(store: Store, desired: DesiredProject) -> None:
-    """Git hooks that wake the watcher when upstream or a worktree moves (installed once)."""
+    """Git hooks that wake this ORCH_HOME's watcher when this upstream or a worktree moves.
+
+    What was installed is recorded as it happens; a hook left alone (not orch's, or a hooks folder
+    orch must not write) is recorded once, then only when that changes."""
     from reconciler.execute import githooks
 
-    repo = Path(desired.git.repo)
-    if not githooks.hooks_installed(repo):
-        for line in githooks.install_hooks(repo, store.home, desired.git.upstream):
+    repo, home, upstream = Path(desired.git.repo), store.home, desired.git.upstream
+    if githooks.hooks_installed(repo, home, upstream):
+        store.report_once(desired.name, "hooks", None, "hooks.left_alone")
+        return
+    left = []
+    for line in githooks.install_hooks(repo, home, upstream):
+        if githooks.is_refusal(line):
+            left.append(line)
+        else:
             store.record_event("hooks.installed", line, project=desired.name)
+    store.report_once(desired.name, "hooks", "; ".join(left) or None, "hooks.left_alone")
 
 
 def git_lock(home: Path, project: str) -> Path:
@@ -357,10 +436,15 @@ def git_lock(home: Path, project: str) -> Path:
 
 
 def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
-    """Remove the project's worktrees that hold nothing beyond upstream; keep (and say) the rest; unhook."""
+    """Remove the project's worktrees that hold nothing beyond upstream; keep the rest and say where; unhook.
+    The caller holds the project's git lock."""
     from dataclasses import replace
 
+    from reconciler.desired import worktrees_dir
+    from reconciler.execute.tmux import Outcome
     from reconciler.manifest.loader import ManifestError, parse_manifest
+    from reconciler.model_git import KeepWorktree
+    from reconciler.state import ledger
 
     try:
         loaded = parse_manifest(record.manifest_text, Path(record.manifest_path))
@@ -368,18 +452,27 @@ def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
         return []
     if loaded.manifest.spec.repo is None or not Path(loaded.resolve(loaded.manifest.spec.repo)).is_dir():
         return []
-    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
-    nothing = replace(desired, git=replace(desired.git, worktrees=()))
-    with exclusive(git_lock(ctx.home, record.name), ctx.lock_timeout):
-        outcomes = converge_worktrees(ctx, store, nothing, sync=False)
-        for path in Path(desired.git.projects_dir).glob("*"):
-            store.record_event("worktree.kept", f"kept {path}: it holds work not on {desired.git.upstream}",
-                               project=record.name)
-        if not _repo_shared(store, record.name, desired.git.repo):
-            from reconciler.execute import githooks
+    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, project_upstream(loaded, record))
+    outcomes: list = []
+    if desired.git is not None:
+        ledger.forget_sync_record(store, record.name)  # every kept worktree is said again, with where it is
+        try:
+            outcomes += converge_worktrees(ctx, store, replace(desired, git=replace(desired.git, worktrees=())),
+                                           sync=False)
+        except UserError as err:
+            store.record_event("git.problem", f"worktrees not judged: {err}", project=record.name)
+    said = {o.action.path for o in outcomes if isinstance(o.action, KeepWorktree)}
+    for path in sorted(worktrees_dir(ctx.home, record.name, record.id).glob("*")):
+        if str(path) not in said:  # git could not judge it (or does not know it): kept, never guessed at
+            keep = KeepWorktree(record.name, path.name, str(path), "orch could not tell that it holds nothing "
+                                "of yours")
+            outcomes.append(Outcome(keep, True, f"kept {path}: {keep.why}"))
+    repo = str(loaded.resolve(loaded.manifest.spec.repo))
+    if not _repo_shared(store, record.name, repo):
+        from reconciler.execute import githooks
 
-            for line in githooks.remove_hooks(Path(desired.git.repo), home=store.home):
-                store.record_event("hooks.removed", line, project=record.name)
+        for line in githooks.remove_hooks(Path(repo), home=store.home):
+            store.record_event("hooks.removed", line, project=record.name)
     return outcomes
 
 
@@ -400,12 +493,34 @@ def _repo_shared(store: Store, name: str, repo: str) -> bool:
 
 
 def _adoptable_id(ctx: Context, name: str) -> str | None:
-    """A project that lost its store keeps its id: read it back from its running session's name."""
+    """A project that lost its store keeps its id: read it back from its running session (its id
+    mark, else its name), only from a session this ORCH_HOME made (or an older orch, unmarked)."""
     import re
 
-    sessions = observe(ctx.tmux).sessions_of(name)
-    ids = {m.group(1) for s in sessions if (m := re.fullmatch(re.escape(name) + r"-([0-9a-f]{8})", s))}
+    from reconciler.execute.tmux import home_mark
+
+    mine = home_mark(ctx.home)
+    ids = set()
+    for pane in observe(ctx.tmux).panes:
+        if pane.session_project == name and pane.session_home in ("", mine):
+            named = re.fullmatch(re.escape(name) + r"-([0-9a-f]{8})", pane.session_name)
+            ids.add(pane.session_project_id or (named.group(1) if named else None))
+    ids.discard(None)
     return ids.pop() if len(ids) == 1 else None
+
+
+def observe_project(ctx: Context, desired: DesiredProject, adopt: bool = False) -> Observed:
+    """tmux as this project sees it (`Observed.owned`); with `adopt`, the id marks an older orch did
+    not set are set first (one tmux call, once)."""
+    observed = observe(ctx.tmux).owned(desired.name, desired.id, desired.session)
+    if adopt:
+        from reconciler.execute.tmux import adopt_marks
+
+        commands = adopt_marks(desired, observed, ctx.home)
+        if commands:
+            ctx.tmux.run(*commands, check=False)
+            observed = observe(ctx.tmux).owned(desired.name, desired.id, desired.session)
+    return observed
 
 
 def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, result: PassResult,
@@ -416,7 +531,7 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
     # apply waits for a slow agent's prompt to deliver its brief; the watcher hands it to the agent's lane
     executor = TmuxExecutor(ctx.tmux, store, ctx.home, lanes)
     for _ in range(MAX_PASSES):
-        observed = notice_deaths(ctx.tmux, store, desired, observe(ctx.tmux))
+        observed = notice_deaths(ctx.tmux, store, desired, observe_project(ctx, desired, adopt=True))
         plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
                             explain=explain_changes(store, desired), adopt=ctx.adopt)
         if plan.problems:
@@ -439,7 +554,7 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
         result.outcomes += pass_outcomes
         if all(not o.ok for o in pass_outcomes):
             break
-    return observe(ctx.tmux)
+    return observe_project(ctx, desired)
 
 
 def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: Observed) -> Observed:
@@ -457,7 +572,7 @@ def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: O
             _save_last_screen(tmux, store, desired, pane)
     if any(p.dead_status is None for p in dead):
         tmux.run(["run-shell", "true"], check=False)  # a child's exit makes tmux reap all its children
-        observed = observe(tmux)
+        observed = observe(tmux).owned(desired.name, desired.id, desired.session)
     return observed
 
 
@@ -493,8 +608,9 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
     firings = ledger.open_firings(store, desired.name)
     if lanes is not None:  # an agent whose lane is busy is left alone: its own delivery settles its firing
         now = time.time()
-        panes = {agent: pane for agent, pane in panes.items() if not lanes.busy(desired.name, agent, now)}
-        firings = [f for f in firings if not lanes.busy(desired.name, f.agent, now)]
+        busy = {agent for agent in {*panes, *(f.agent for f in firings)} if lanes.busy(desired.name, agent, now)}
+        panes = {agent: pane for agent, pane in panes.items() if agent not in busy}
+        firings = [f for f in firings if f.agent not in busy]
         result.wake_at = _earliest(result.wake_at, lanes.next_free())
     now = time.time()
     in_turn = agents_in_turn(ctx.home, desired, store.agent_facts(desired.name), panes, now)
@@ -524,22 +640,36 @@ def _earliest(*moments: float | None) -> float | None:
 
 
 def destroy(ctx: Context, name: str) -> list:
-    """Kill the project's agent windows (and so its session, unless a user's window is in it)."""
-    from reconciler.execute.tmux import TmuxExecutor
+    """Kill the project's agent windows (and so its session, unless a user's window is in it), remove
+    its clean worktrees and forget it. Every lock of the project is taken first (its own, the git
+    lane's, each agent's delivery lock): a busy one fails there, before anything is changed."""
+    from contextlib import ExitStack
 
-    with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
-                   on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
-        store = ctx.store(maintain=True)
-        record = store.project(name)
-        observed = observe(ctx.tmux)
-        if record is None and not observed.agent_panes(name):
-            raise UserError(f"no project named {name!r} (see `orch status`)")
+    from reconciler.execute.tmux import TmuxExecutor, delivery_lock
+    from reconciler.state import ledger
+
+    def wait(who: str) -> None:
+        ctx.progress(f"waiting for a lock on {name}, held by {who}")
+
+    with ExitStack() as held:
+        try:
+            held.enter_context(exclusive(project_lock(ctx.home, name), ctx.lock_timeout, wait))
+            store = ctx.store(maintain=True)
+            record = store.project(name)
+            # Forgotten by a lost store: only what this ORCH_HOME made is destroyed (its id read back).
+            project_id = record.id if record else _adoptable_id(ctx, name) or UNASSIGNED_ID
+            observed = observe(ctx.tmux).owned(name, project_id, record.session if record else f"{name}-{project_id}")
+            if record is None and not observed.agent_panes(name):
+                raise UserError(f"no project named {name!r} (see `orch status`)")
+            held.enter_context(exclusive(git_lock(ctx.home, name), ctx.lock_timeout, wait))
+            for agent in sorted(set(store.agent_facts(name)) | {p.agent for p in observed.agent_panes(name)}):
+                held.enter_context(exclusive(delivery_lock(ctx.home, name, agent), ctx.lock_timeout, wait))
+        except LockTimeout as err:
+            raise LockTimeout(f"{err}; nothing was destroyed") from None
         plan = plan_destroy(name, record.session if record else "", observed)
         outcomes = TmuxExecutor(ctx.tmux, store, ctx.home).execute(plan, None)
         if record is not None:
             outcomes += _destroy_worktrees(ctx, store, record)
-        from reconciler.state import ledger
-
         ledger.forget_schedules(store, name)
         ledger.forget_sync_record(store, name)
         store.forget_project(name)
@@ -547,5 +677,3 @@ def destroy(ctx: Context, name: str) -> list:
             session_state.forget(ctx.home, name, record.id)
         store.record_event("project.destroyed", f"destroyed project {name}", project=name)
         return outcomes
-
-

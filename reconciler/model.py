@@ -78,6 +78,9 @@ class ObservedPane:
     project: str  # @orch_project on the agent's pane ('' when not orch's)
     agent: str  # @orch_agent
     spec_hash: str  # @orch_spec
+    project_id: str = ""  # @orch_project_id: whose `project` (two ORCH_HOMEs may share a name); '' from an older orch
+    session_project_id: str = ""  # @orch_session_project_id on the session
+    session_home: str = ""  # @orch_session_home: a digest of the ORCH_HOME that made the session
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,24 @@ class Observed:
     def sessions_of(self, project: str) -> dict[str, str]:
         """name -> id of the sessions marked as `project`'s."""
         return {p.session_name: p.session_id for p in self.panes if p.session_project == project}
+
+    def owned(self, project: str, project_id: str, session: str) -> "Observed":
+        """tmux as `project` (of `project_id`) sees it: the marks of another ORCH_HOME's project of the
+        same name are hidden (never renamed, replaced or killed); a pane or session an older orch
+        marked without an id counts as ours in our own session (and is adopted)."""
+        from dataclasses import replace
+
+        def ours(mark_id: str, pane: ObservedPane) -> bool:
+            return mark_id == project_id or (not mark_id and pane.session_name == session)
+
+        panes = []
+        for pane in self.panes:
+            if pane.project == project and not ours(pane.project_id, pane):
+                pane = replace(pane, project="", agent="", spec_hash="")
+            if pane.session_project == project and not ours(pane.session_project_id, pane):
+                pane = replace(pane, session_project="")
+            panes.append(pane)
+        return Observed(tuple(panes), self.server_running)
 
 
 @dataclass(frozen=True)

@@ -63,10 +63,23 @@ class WorktreeFacts:
     folder_exists: bool
     registered: bool
     dirty: bool = False
-    operation: str | None = None  # rebase | merge | cherry-pick | revert | index.lock
+    operation: str | None = None  # rebase | merge | cherry-pick | revert | bisect | sequence | index.lock
     ahead: int = 0
     behind: int = 0
     head: str | None = None
+    checked_out: str | None = None  # the branch HEAD is on (None: detached)
+    foreign: bool = False  # HEAD is not the agent's branch (and no operation explains it): never synced
+
+    @property
+    def holds_work(self) -> str | None:
+        """What of the user's this worktree holds, in words; None when nothing beyond upstream."""
+        if self.operation:
+            return f"in the middle of a {self.operation}"
+        if self.dirty:
+            return "uncommitted or untracked files"
+        if self.ahead:
+            return f"{self.ahead} commit{'s' if self.ahead != 1 else ''} not on upstream"
+        return None
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,7 @@ class SkipSync(Action):
     agent: str
     upstream_commit: str
     why: str
+    state: str = "dirty"  # dirty | foreign-branch: what the sync record says until the next sync
     symbol = "~"
     counts_as = "none"
 
@@ -180,6 +194,44 @@ class RemoveWorktree(Action):
 
 
 @dataclass(frozen=True)
+class KeepWorktree(Action):
+    """A removed agent's worktree that holds something of the user's: kept, and said where (once)."""
+
+    project: str
+    agent: str
+    path: str
+    why: str
+    symbol = "="
+    counts_as = "none"
+
+    @property
+    def target(self) -> str:
+        return f"worktree {self.agent}"
+
+    @property
+    def reason(self) -> str:
+        return f"kept at {self.path}: {self.why}"
+
+
+@dataclass(frozen=True)
+class GitProblem(Action):
+    """Not something to do: the reason git work stopped for a project (an outcome of `orch sync`)."""
+
+    project: str
+    message: str
+    symbol = "!"
+    counts_as = "none"
+
+    @property
+    def target(self) -> str:
+        return f"git of {self.project}"
+
+    @property
+    def reason(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
 class Escalate(Action):
     """Tell the `escalate_to` agent about a conflict, once per conflicting upstream commit."""
 
@@ -191,6 +243,7 @@ class Escalate(Action):
     upstream: str
     upstream_commit: str
     files: tuple[str, ...]
+    mode: str = "rebase"
     symbol = "~"
     counts_as = "none"
 
@@ -206,5 +259,6 @@ class Escalate(Action):
         files = "\n".join(f"  - {name}" for name in self.files) or "  (git named no files)"
         return (f"orch: the worktree of agent {self.agent} conflicts with {self.upstream} at "
                 f"{self.upstream_commit[:12]}.\nBranch: {self.branch}\nWorktree: {self.path}\n"
-                f"Conflicting files:\n{files}\nThe rebase was aborted; nothing in the worktree changed. "
+                f"Conflicting files:\n{files}\norch did not {'merge' if self.mode == 'merge' else 'rebase'}; "
+                f"nothing in the worktree changed. "
                 f"Please resolve it with {self.agent} (rebase {self.branch} onto {self.upstream} by hand).")

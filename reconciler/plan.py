@@ -43,12 +43,14 @@ def plan_project(
 
     session_pane = observed.session_named(desired.session)
     adopted: dict[str, ObservedPane] = {}
-    if adopt and session_pane is not None and not session_pane.session_project:
+    if adopt and session_pane is not None and not session_pane.session_project \
+            and not session_pane.session_project_id:  # not another ORCH_HOME's either
         actions.append(AdoptSession(project, session_pane.session_id, desired.session))
         adopted = adoptable_windows(observed, desired)
         actions += [AdoptWindow(project, desired.agent(name), pane) for name, pane in adopted.items()]
     elif session_pane is not None and session_pane.session_project != project:
-        owner = f"orch project {session_pane.session_project!r}" if session_pane.session_project else "not orch"
+        owner = (f"orch project {session_pane.session_project!r}" if session_pane.session_project
+                 else "another ORCH_HOME's orch project" if session_pane.session_project_id else "not orch")
         problems.append(Problem(project, (
             f"tmux session {desired.session!r} already exists and belongs to {owner}; "
             "rename it, or set another spec.session in the manifest")))
@@ -86,7 +88,7 @@ def adoptable_windows(observed: Observed, desired: DesiredProject) -> dict[str, 
     it (or after its role, as `orch import` writes it). Windows matching no agent are left alone."""
     found: dict[str, ObservedPane] = {}
     for pane in observed.panes:
-        if pane.session_name != desired.session or pane.project:
+        if pane.session_name != desired.session or pane.project or pane.project_id:
             continue
         for agent in desired.agents:
             if agent.name not in found and pane.window_name in (agent.name, agent.role) and \

@@ -10,6 +10,7 @@ appears after something orch typed once the hold had ended, and then the hold ba
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
 
 from reconciler.credit import LimitNotice, find_notice, held_until
 from reconciler.drivers import Driver
@@ -39,7 +40,7 @@ def new_output(lines: tuple[str, ...] | list[str]) -> tuple[list[str], str | Non
 
 def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold | None,
                  marker_typed_at: float | None, patterns: tuple[str, ...], now: float,
-                 local_tz: str | None = None, driver: Driver | None = None) -> CreditHold | None:
+                 local_tz: str | tzinfo | None = None, driver: Driver | None = None) -> CreditHold | None:
     """A new hold to record when `region` shows a new out-of-credit notice (in the texts of the
     agent's `driver`, default generic); None otherwise."""
     if any(_RESET_PASSED.search(line) for line in region):
@@ -59,7 +60,7 @@ def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold
 
 
 def judge_reported_limit(project: str, agent: str, events: list[dict], stored: CreditHold | None, now: float,
-                         local_tz: str | None = None, driver: Driver | None = None) -> CreditHold | None:
+                         local_tz: str | tzinfo | None = None, driver: Driver | None = None) -> CreditHold | None:
     """A new hold from the agent's own report: its last `StopFailure` with `error: rate_limit`
     (Claude Code), the reset read from the notice it carries, as the screen's notices are: the
     event's time is when it was first seen, unless it repeats the stored hold's notice (a prompt

@@ -1,8 +1,10 @@
 """The worktree planner: git settings + repository + worktree facts + sync records -> actions. Pure.
 
 Data safety is decided here, before anything runs: a worktree that is dirty or in the middle
-of an operation is never synced; a worktree or branch holding anything not on upstream is
-never removed; a branch checked out somewhere else is reported, not forced.
+of an operation is never synced; one whose HEAD is not the agent's branch (the user switched
+it) is never synced or integrated; a worktree or branch holding anything not on upstream is
+never removed (it is kept, and said where); a branch checked out somewhere else is reported,
+not forced.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ from typing import Mapping
 
 from reconciler.model import Action, Problem
 from reconciler.model_git import (
-    CreateWorktree, Escalate, GitSettings, Integrate, RemoveWorktree, RepoFacts, SkipSync, SyncRecord,
-    SyncWorktree, WorktreeFacts,
+    CreateWorktree, Escalate, GitSettings, Integrate, KeepWorktree, RemoveWorktree, RepoFacts, SkipSync,
+    SyncRecord, SyncWorktree, WorktreeFacts,
 )
 
 
 def worktree_state(facts: WorktreeFacts | None, record: SyncRecord | None, upstream_commit: str | None) -> str:
-    """The first that applies of missing, conflict, dirty, behind, synced (DESIGN.md section 6)."""
+    """The first that applies of missing, foreign-branch, conflict, dirty, behind, synced (DESIGN.md section 6)."""
     if facts is None or not (facts.folder_exists and facts.registered):
         return "missing"
+    if facts.foreign:
+        return "foreign-branch"
     if record is not None and record.conflict_upstream and record.conflict_upstream == upstream_commit \
             and facts.behind:
         return "conflict"
@@ -71,14 +75,27 @@ def plan_worktrees(project: str, git: GitSettings, repo: RepoFacts, facts: Mappi
         actions.append(CreateWorktree(project, worktree, start, prune_first=prune,
                                       set_aside=seen is not None and seen.folder_exists and not seen.registered))
     for agent, left in sorted(leftovers.items()):
-        if left.registered and not left.dirty and not left.operation and left.ahead == 0:
-            branch = repo.checkout_at(left.path)
-            actions.append(RemoveWorktree(project, agent, left.path, branch.branch if branch else None))
+        if not left.registered:
+            continue
+        work = left.holds_work
+        if work is None:
+            checkout = repo.checkout_at(left.path)
+            own = checkout is not None and checkout.branch == f"orch/{agent}"  # never delete a user's branch
+            actions.append(RemoveWorktree(project, agent, left.path, checkout.branch if own else None))
+        elif (record := records.get(agent)) is None or record.state != "kept":
+            actions.append(KeepWorktree(project, agent, left.path, work))
     return actions, problems
 
 
 def _sync_actions(project: str, git: GitSettings, worktree, seen: WorktreeFacts, record: SyncRecord | None,
                   upstream_commit: str) -> list[Action]:
+    if seen.foreign:  # the user's branch: never rebased, merged or integrated; said once
+        if record is not None and record.state == "foreign-branch":
+            return []
+        on = f"on branch {seen.checked_out}" if seen.checked_out else "detached"
+        return [SkipSync(project, worktree.agent, upstream_commit,
+                         f"HEAD is {on}, not {worktree.branch}: orch leaves this worktree alone until "
+                         f"{worktree.branch} is checked out in it again", state="foreign-branch")]
     if seen.behind:
         if seen.operation or seen.dirty:
             why = f"in the middle of a {seen.operation}" if seen.operation else "uncommitted changes"
@@ -109,5 +126,5 @@ def plan_escalations(project: str, git: GitSettings, records: Mapping[str, SyncR
         if record.escalated_upstream == upstream_commit:
             continue
         actions.append(Escalate(project, git.escalate_to, agent, worktree.branch, worktree.path, git.upstream,
-                                upstream_commit, record.conflict_files))
+                                upstream_commit, record.conflict_files, git.mode))
     return actions

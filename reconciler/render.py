@@ -20,10 +20,11 @@ def action_document(action: Action) -> dict[str, Any]:
     return {"op": action.symbol, "kind": type(action).__name__, "target": action.target, "reason": action.reason}
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
+def plan_document(plan: Plan, upstream: str | None = None) -> dict[str, Any]:
     return {
         "project": plan.project,
         "session": plan.session,
+        "upstream": upstream,
         "actions": [action_document(a) for a in plan.actions],
         "problems": [p.message for p in plan.problems],
         "summary": plan.counts(),
@@ -31,7 +32,9 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 
 def plan_text(plan: Plan, desired: DesiredProject) -> str:
-    lines = [f"Project {plan.project} (session {plan.session}, {len(desired.agents)} agents, {desired.manifest_path})"]
+    upstream = f", upstream {desired.git.upstream}" if desired.git is not None else ""
+    lines = [f"Project {plan.project} (session {plan.session}, {len(desired.agents)} agents{upstream}, "
+             f"{desired.manifest_path})"]
     for problem in plan.problems:
         lines.append(f"  ! {problem.message}")
     width = max((len(a.symbol) + 1 + len(a.target) for a in plan.actions), default=0)
@@ -158,6 +161,8 @@ def status_text(document: dict[str, Any], now: float | None = None, colour: bool
         upstream = f"  upstream {project['upstream']}" if project.get("upstream") else ""
         lines.append(f"{project['name']}  session {project['session']}  {alive}/{len(project['agents'])} agents up"
                      f"  {watching}{upstream}")
+        if project.get("problem"):
+            lines.append("  " + paint("31", f"! git work stopped: {project['problem']}"))
         rows = [["AGENT", "ROLE", "STATE", "ACTIVE", "RESTARTS", "NEXT CHECK-IN", "LAST CHECK-IN", "WORKTREE",
                  "CREDIT"]]
         codes: list[tuple[str, str]] = []

@@ -23,16 +23,17 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def parse_delay(text: str) -> float:
     """`--in`: a manifest duration (90s, 1h30m) or a fractional one (0.5m, 1.5h)."""
-    from reconciler.manifest.durations import parse_duration
+    from reconciler.manifest.durations import check_bound, parse_duration
 
-    match = _FRACTION.match(text.strip())
-    if match:
+    try:
+        match = _FRACTION.match(text.strip())
+        if not match:
+            return parse_duration(text)
         seconds = float(match.group(1)) * _UNIT[match.group(2)]
         if seconds <= 0:
-            raise UserError(f"--in {text}: must be in the future")
+            raise ValueError(f"{text!r} must be in the future")
+        check_bound(text, seconds)
         return seconds
-    try:
-        return parse_duration(text)
     except ValueError as err:
         raise UserError(f"--in: {err}") from None
 

@@ -7,55 +7,86 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers import resolve as resolve_driver
 from reconciler.errors import UserError
 from reconciler.observe.tmux import observe, pane_activity
 from reconciler.state import ledger
 from reconciler.timefmt import iso
 
 
-def _applied(record):
-    """The last applied manifest, or None if it no longer parses (e.g. its repo is gone)."""
+def _applied_desired(ctx, record) -> tuple[Any, str | None]:
+    """The last applied desired state (None if it no longer parses) and why its upstream is unknown:
+    from the registry's cache (no YAML, no pydantic: most of a status's cost), else by parsing the
+    applied text."""
+    from reconciler import desired_cache
+
+    if record.desired_json and (record.desired_key or "").startswith(desired_cache.VERSION + ":"):
+        return desired_cache.load(record.desired_json, ()), None
+    from reconciler.desired import desired_project
+    from reconciler.loop import project_upstream
     from reconciler.manifest.loader import ManifestError, parse_manifest
 
     if not record.manifest_text:
-        return None
+        return None, None
     try:
-        return parse_manifest(record.manifest_text, Path(record.manifest_path))
-    except ManifestError:
-        return None
+        loaded = parse_manifest(record.manifest_text, Path(record.manifest_path))
+    except (ManifestError, UserError):
+        return None, None
+    upstream = project_upstream(loaded, record)
+    desired = desired_project(loaded, record.id, ctx.home, ctx.socket, upstream or "")
+    if desired.git is not None and upstream is None:
+        from reconciler.loop import no_upstream
+
+        return desired, no_upstream(loaded)
+    return desired, None
 
 
-def _worktrees(ctx, store, record, loaded) -> dict[str, dict[str, Any]]:
-    """agent -> the worktree part of the status document (git is only asked when the project has a repo)."""
-    if loaded is None or loaded.manifest.spec.repo is None:
-        return {}
-    from reconciler.desired import desired_project
-    from reconciler.loop import _repo_branch, observe_worktrees
-    from reconciler.observe.git import observe_repo
+def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[str | None, str | None,
+                                                                                  dict[str, dict[str, Any]]]:
+    """The upstream, why git work stopped (None: it did not) and agent -> the worktree part of the status
+    document (git is only asked when the project has a repo). A worktree git cannot be asked about is
+    `unknown`, with the problem beside it."""
+    if desired is None or desired.git is None:
+        return None, None, {}
+    from reconciler.loop import observe_worktrees
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reconciler.observe.git import diff_size, observe_repo
     from reconciler.plan_git import worktree_state
 
+    upstream = desired.git.upstream or None
+    problem = store.reported(record.name, "git")  # what the last sync found, said once by the git lane
     try:
-        desired = desired_project(loaded, record.id, ctx.home, ctx.socket, _repo_branch(loaded))
+        if upstream_problem is not None:
+            raise UserError(upstream_problem)
         repo = observe_repo(desired.git.repo)
-    except UserError:
-        return {}
+        if upstream not in repo.branches:
+            raise UserError(f"upstream branch {upstream!r} does not exist in {desired.git.repo}")
+    except UserError as err:
+        return upstream, str(err), {w.agent: {"path": w.path, "branch": w.branch, "ahead": 0, "behind": 0,
+                                              "dirty": False, "state": "unknown", "problem": str(err),
+                                              "conflict_files": [], "last_sync": None}
+                                    for w in desired.git.worktrees}
     facts, _ = observe_worktrees(desired.git, repo)
     records = ledger.sync_records(store, record.name)
     upstream_commit = repo.branches.get(desired.git.upstream)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # one git process each, overlapping
+        sizes = dict(zip((w.agent for w in desired.git.worktrees), pool.map(
+            lambda w: diff_size(w.path, upstream_commit) if facts.get(w.agent) and facts[w.agent].ahead else
+            {"added": 0, "removed": 0}, desired.git.worktrees)))
     document = {}
     for worktree in desired.git.worktrees:
         seen, sync = facts.get(worktree.agent), records.get(worktree.agent)
         document[worktree.agent] = {
+            "diff": sizes.get(worktree.agent),
             "path": worktree.path, "branch": worktree.branch,
             "ahead": seen.ahead if seen else 0, "behind": seen.behind if seen else 0,
             "dirty": bool(seen and (seen.dirty or seen.operation)),
             "state": worktree_state(seen, sync, upstream_commit),
             "conflict_files": list(sync.conflict_files) if sync and sync.conflict_files else [],
             "last_sync": iso(sync.last_sync) if sync else None,
+            "problem": problem,
         }
-    return document
-
+    return upstream, problem, document
 
 
 def _state(home: Path, record, agent: str, kind: str, alive: bool, fact, now: float):
@@ -124,15 +155,14 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
     now = time.time()
     projects = []
     for record in records:
-        panes = {p.agent: p for p in observed.agent_panes(record.name) if p.session_name == record.session}
+        mine = observed.owned(record.name, record.id, record.session)
+        panes = {p.agent: p for p in mine.agent_panes(record.name) if p.session_name == record.session}
         facts = store.agent_facts(record.name)
-        loaded = _applied(record)
-        spec = loaded.manifest.spec if loaded else None
-        agents = [(agent.name, agent.role) for agent in spec.agents] if spec else []
-        kinds = {a.name: resolve_driver(a.kind, a.command or spec.defaults.command or "").kind
-                 for a in spec.agents} if spec else {}
-        shared = bool(spec and spec.credit.shared)
-        worktrees = _worktrees(ctx, store, record, loaded)
+        desired, upstream_problem = _applied_desired(ctx, record)
+        agents = [(agent.name, agent.role) for agent in desired.agents] if desired else []
+        kinds = {agent.name: agent.kind for agent in desired.agents} if desired else {}
+        shared = bool(desired and desired.credit_shared)
+        upstream, problem, worktrees = _worktrees(store, record, desired, upstream_problem)
         known = {agent for agent, _ in agents}
         agents += [(agent, None) for agent in sorted(panes) if agent not in known]
         holds = ledger.credit_holds(store, record.name)
@@ -167,6 +197,8 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
             "session": record.session,
             "manifest": record.manifest_path,
             "watcher": _watcher(watchers.get(record.name), now),
+            "upstream": upstream,
+            "problem": problem,
             "error": _manifest_error(record),
             "agents": rows,
         })

@@ -47,6 +47,33 @@ def chain(commands: list[Command]) -> list[str]:
     return argv
 
 
+# tmux sends a command to its server as one message of at most 16 KiB (MAX_IMSGSIZE): a longer
+# chain fails with "command too long" (or "failed to send command" just below it; 3.3a refused
+# 16,350 bytes and took 16,300). Chains are cut well below that.
+MAX_CHAIN_BYTES = 12_000
+
+
+def chain_bytes(commands: list[Command]) -> int:
+    """What a chain weighs in tmux's message: each argument and its terminating NUL."""
+    return sum(len(arg.encode()) + 1 for arg in chain(commands))
+
+
+def batches(groups: list[list[Command]], limit: int = MAX_CHAIN_BYTES) -> list[list[int]]:
+    """Consecutive groups (indices) whose chain stays within `limit`; a group is never split
+    (one over the limit goes alone, and tmux says why it refuses it)."""
+    out: list[list[int]] = []
+    size = 0
+    for index, group in enumerate(groups):
+        weight = chain_bytes(group) + 2  # and the ";" that joins it to the previous group
+        if out and size + weight <= limit:
+            out[-1].append(index)
+            size += weight
+        else:
+            out.append([index])
+            size = weight
+    return out
+
+
 class Tmux:
     """A tmux server: the user's default one, or `-L socket_name`."""
 

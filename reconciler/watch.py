@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from reconciler.errors import UserError
+from reconciler.errors import ProjectGone, UserError
 from reconciler.loop import Context, PassResult, reconcile_project
 from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manifest
 
@@ -130,7 +130,13 @@ class Watcher:
         self.locks.callback(lock.release)
         record_holder(lock_file)
         self.watched[watched.name] = watched
+        self._note_registered(watched.name)
         return True
+
+    def _note_registered(self, name: str) -> None:
+        """Once seen registered, a project is never registered again by this watcher: only apply does."""
+        if self.ctx.store().project(name) is not None:
+            self.registered.add(name)
 
     def _adopt_new_projects(self) -> None:
         """Without FILE arguments, projects applied after we started are watched too."""
@@ -222,25 +228,27 @@ class Watcher:
         return 0
 
     def _pass(self, name: str) -> PassResult:
-        record = self.ctx.store().project(name)
-        if record is None and name in self.registered:
-            # `orch destroy` ran: do not bring the project back under a new id.
+        watched = self._refresh(self.watched[name])
+        self.watched[name] = watched
+        register = name not in self.registered  # a FILE never applied: the first pass registers it
+        try:
+            # Registration is checked under the project's lock, after any `orch destroy` finished.
+            return reconcile_project(self.ctx, watched.loaded, fire_checkins=True, missed_before=self.started,
+                                     wait_for_backoff=False, lookahead=LOOKAHEAD_S, lanes=self.lanes,
+                                     register=register)
+        except ProjectGone:  # `orch destroy` ran: do not bring the project back under a new id
             self.watched.pop(name, None)
             self.ctx.store().record_event("watch.dropped", f"{name} was destroyed: no longer watched", project=name)
             return PassResult(name)
-        if record is not None:
-            self.registered.add(name)
-        watched = self._refresh(self.watched[name])
-        self.watched[name] = watched
-        try:
-            return reconcile_project(self.ctx, watched.loaded, fire_checkins=True, missed_before=self.started,
-                                     wait_for_backoff=False, lookahead=LOOKAHEAD_S, lanes=self.lanes)
         except Exception as err:  # one project's failure never stops the others
             try:
                 self.ctx.store().record_event("watch.error", f"{type(err).__name__}: {err}", project=name)
             except Exception:
                 pass
             return PassResult(name, wake_at=time.time() + min(self.interval, 5.0))
+        finally:
+            if register and name in self.watched:
+                self._note_registered(name)
 
     def _refresh_metrics(self) -> None:
         """`--metrics-textfile`: the Prometheus text for node_exporter, at most every METRICS_EVERY_S
@@ -279,7 +287,9 @@ class Watcher:
                 if watched.loaded.manifest.spec.repo is None:
                     continue
                 try:
-                    self.report(sync_project(self.ctx, watched.loaded))
+                    self.report(sync_project(self.ctx, watched.loaded, repeat_problems=False))
+                except ProjectGone:
+                    continue  # destroyed: the pass loop lets it go
                 except Exception as err:  # one project's failure never stops the others
                     try:
                         self.ctx.store().record_event("watch.error", f"sync: {type(err).__name__}: {err}",

@@ -28,8 +28,8 @@ from reconciler.plan_checkins import effective_hold, next_due_after
 from reconciler.plan_credit import judge_credit, judge_reported_limit, marker_tag, new_output
 from reconciler.state import ledger
 from reconciler.state.store import Store
-from reconciler.timefmt import iso, local_zone_name
-from reconciler.tmux import Tmux
+from reconciler.timefmt import iso, local_zone
+from reconciler.tmux import Tmux, batches
 
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
@@ -62,8 +62,7 @@ def record_new_notice(store: Store, project: str, agent: str, lines, stored: Cre
     as a hold (with its event)."""
     region, marker = new_output(lines)
     typed_at = ledger.marker_typed_at(store, project, marker) if marker else None
-    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone_name(),
-                        drivers.get(kind))
+    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone(), drivers.get(kind))
     if hold is not None:
         _record_hold(store, hold)
     return hold
@@ -81,7 +80,7 @@ def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject
     """Every pass: did a live agent report a usage limit itself (its event stream grew), or does
     its screen show a new out-of-credit notice? (`orch status` tells.)
 
-    One tmux process captures every live agent's screen; a screen whose text is the same as
+    One tmux process captures every live agent's screen (more only past tmux's command size); a screen whose text is the same as
     at the last look (`seen`: pane id -> digest, kept by the caller between passes) is not
     judged again: the same text gives the same answer.
     """
@@ -89,11 +88,11 @@ def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject
     if not live:
         return []
     separator = "orch-screen-" + secrets.token_hex(8)
-    commands = []
-    for pane in live.values():
-        commands += [["display-message", "-p", "-t", pane.pane_id, f"{separator} {pane.pane_id}"],
-                     ["capture-pane", "-p", "-t", pane.pane_id]]
-    captured = tmux.run(*commands, check=False).stdout  # a pane gone meanwhile ends the chain: seen next pass
+    groups = [[["display-message", "-p", "-t", pane.pane_id, f"{separator} {pane.pane_id}"],
+               ["capture-pane", "-p", "-t", pane.pane_id]] for pane in live.values()]
+    captured = "".join(  # a pane gone meanwhile ends its chain: seen next pass
+        tmux.run(*(command for index in batch for command in groups[index]), check=False).stdout
+        for batch in batches(groups))
     screens = {}
     for chunk in captured.split(separator + " ")[1:]:
         pane_id, _, text = chunk.partition("\n")
@@ -108,7 +107,7 @@ def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject
             continue
         holds = holds if holds is not None else ledger.credit_holds(store, desired.name)
         hold = judge_reported_limit(desired.name, agent, recent_events(stream), holds.get(agent), now,
-                                    local_zone_name(), drivers.get(desired.kind_of(agent)))
+                                    local_zone(), drivers.get(desired.kind_of(agent)))
         seen[f"events {agent}"] = str(size)
         if hold is not None:
             _record_hold(store, hold)
@@ -147,30 +146,30 @@ class CheckinExecutor:
     def execute(self, actions: list[Action]) -> list[Outcome]:
         """Recoveries first (they decide whether something is typed again), then the rest in parallel;
         with lanes, each agent's actions in that order on its lane (the outcomes come from the lane)."""
-        if self.lanes is not None:
-            return self._hand_to_lanes(actions)
-        outcomes = [self._guarded(self._recover, a) for a in actions if isinstance(a, RecoverFiring)]
+        recoveries = [a for a in actions if isinstance(a, RecoverFiring)]
         rest = [a for a in actions if not isinstance(a, RecoverFiring)]
-        if not rest:
-            return outcomes
-        with ThreadPoolExecutor(max_workers=min(16, len(rest))) as pool:
-            outcomes += list(pool.map(self._one, rest))
+        if self.lanes is not None:
+            return self._hand_to_lanes(recoveries + rest)
+        outcomes = [self._one(a) for a in recoveries]
+        if rest:
+            with ThreadPoolExecutor(max_workers=min(16, len(rest))) as pool:
+                outcomes += list(pool.map(self._one, rest))
         return outcomes
 
     def _hand_to_lanes(self, actions: list[Action]) -> list[Outcome]:
         by_agent: dict[str, list[Action]] = {}
-        for action in sorted(actions, key=lambda a: not isinstance(a, RecoverFiring)):
+        for action in actions:
             by_agent.setdefault(_agent_of(action), []).append(action)
         outcomes = []
         for agent, group in by_agent.items():
-            started = self.lanes.start(self.desired.name, agent, lambda group=group: [
-                self._guarded(self._recover, a) if isinstance(a, RecoverFiring) else self._one(a) for a in group])
+            started = self.lanes.start(self.desired.name, agent, lambda group=group: [self._one(a) for a in group])
             state = "handed to the agent's delivery lane" if started else "a delivery to this agent is under way"
             outcomes += [Outcome(a, True, f"pending: {state}") for a in group]
         return outcomes
 
     def _one(self, action: Action) -> Outcome:
-        handlers = {FireCheckin: self._fire, SkipCheckin: self._skip, SendResumeNote: self._resume}
+        handlers = {FireCheckin: self._fire, SkipCheckin: self._skip, SendResumeNote: self._resume,
+                    RecoverFiring: self._recover}
         return self._guarded(handlers[type(action)], action)
 
     @staticmethod
@@ -200,8 +199,8 @@ class CheckinExecutor:
 
         result = deliver(self.tmux, action.pane.pane_id, schedule.note, tag=marker_tag(firing.marker),
                          lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
-                         ready_timeout=10.0, guard=guard, receipts=self._receipts(schedule.agent),
-                         dialogs=self._dialogs(schedule.agent))
+                         ready_timeout=10.0, guard=guard, pid=action.pane.pane_pid,
+                         receipts=self._receipts(schedule.agent), dialogs=self._dialogs(schedule.agent))
         if settled_elsewhere:
             return Outcome(action, True, result.reason)
         now = time.time()
@@ -240,12 +239,13 @@ class CheckinExecutor:
         hold = action.hold
         result = deliver(self.tmux, action.pane.pane_id, action.note,
                          lock_file=delivery_lock(self.home, hold.project, hold.agent), ready_timeout=10.0,
-                         receipts=self._receipts(hold.agent), dialogs=self._dialogs(hold.agent))
+                         pid=action.pane.pane_pid, receipts=self._receipts(hold.agent),
+                         dialogs=self._dialogs(hold.agent))
         if result.ok:
             ledger.mark_resumed(self.store, hold)
             self.store.record_event("credit.resumed", f"resume note delivered to {hold.agent}",
                                     project=hold.project, agent=hold.agent, confirmed_by=result.confirmed_by)
-        return Outcome(action, result.ok, result.reason)
+        return Outcome(action, result.ok or result.held, result.reason)
 
     # -- recovery after a crash ----------------------------------------------------------------
 
@@ -278,7 +278,8 @@ class CheckinExecutor:
             screen = snapshot(self.tmux, pane_id, self._dialogs(firing.agent)) if pane_id else None
             submitted_now = screen is not None and not screen.dead and tag in input_region(screen)
             if submitted_now:  # pasted, but the crash came before Enter: submit it now
-                result = press_enter_until_submitted(self.tmux, pane_id, screen)
+                result = press_enter_until_submitted(self.tmux, pane_id, screen,
+                                                     action.pane.pane_pid if action.pane is not None else 0)
                 if not result.ok:
                     ledger.fail_firing(self.store, firing, result.reason, time.time() + RETRY_FIRST_S)
                     return Outcome(action, False, result.reason)

@@ -9,8 +9,10 @@ text was submitted, and Enter is retried a bounded number of times. Before pasti
 while the pane is in copy mode (left with `cancel`, never Escape), while a menu or dialog is
 open, and while someone else's text sits in the input box. Before every Enter the screen is
 looked at again: a menu that opened meanwhile stops the delivery (an Enter would pick its
-highlighted option). One delivery at a time per agent, across processes, through a lock under
-ORCH_HOME.
+highlighted option). A delivery planned for one process (`pid`) types and presses nothing once
+another runs in the pane (a restart reuses the pane): it is held, so nothing is recorded
+against the old process and the next pass plans for the new one. One delivery at a time per
+agent, across processes, through a lock under ORCH_HOME.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ ENTER_ATTEMPTS = 3
 RECEIPT_GRACE_S = 1.0  # after the screen says "submitted": how long a receipt may still take to arrive
 STABLE_S = 5.0  # an unrecognised screen that stays still this long is taken as ready (agents without a known prompt)
 MENU_OPENED = "a menu or dialog opened in the agent during the delivery: nothing more was typed"
+REPLACED = "the agent was restarted since this delivery was planned: nothing more was typed"
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,22 @@ def snapshot(tmux: Tmux, pane_id: str, dialogs: Dialogs = ()) -> Screen | None:
     """The pane's visible screen, cursor and mode in one tmux process; None if the pane is gone.
     `dialogs`: the agent kind's own dialog rows (reconciler/drivers/), read as menus."""
     result = tmux.run(
-        ["display-message", "-p", "-t", pane_id, "#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}"],
+        ["display-message", "-p", "-t", pane_id,
+         "#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}\t#{pane_pid}"],
         ["capture-pane", "-p", "-e", "-t", pane_id],
         check=False,
     )
     if result.returncode != 0:
         return None
     head, _, body = result.stdout.partition("\n")
-    dead, in_mode, cursor_x, cursor_y = (head.split("\t") + ["0"] * 4)[:4]
-    return parse_capture(body, int(cursor_x or 0), int(cursor_y or 0), dead == "1", in_mode == "1", dialogs)
+    dead, in_mode, cursor_x, cursor_y, pid = (head.split("\t") + ["0"] * 5)[:5]
+    return parse_capture(body, int(cursor_x or 0), int(cursor_y or 0), dead == "1", in_mode == "1", int(pid or 0),
+                         dialogs)
+
+
+def replaced(screen: Screen, pid: int) -> bool:
+    """Does another process than the planned one (`pid`; 0: any) run in the pane?"""
+    return bool(pid) and screen.pid != pid
 
 
 def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float, dialogs: Dialogs = ()) -> tuple[Screen | None, str]:
@@ -120,15 +130,16 @@ def wait_until_ready(tmux: Tmux, pane_id: str, timeout: float, dialogs: Dialogs 
 
 
 def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, tag: str = "", ready_timeout: float = 15.0,
-            lock_timeout: float = 120.0, guard: Guard | None = None, receipts: Path | None = None,
-            dialogs: Dialogs = ()) -> Delivery:
+            lock_timeout: float = 120.0, guard: Guard | None = None, pid: int = 0,
+            receipts: Path | None = None, dialogs: Dialogs = ()) -> Delivery:
     """Paste `text` (then ` tag`), press Enter, and confirm that it was submitted: by the agent's
     own report in its event stream `receipts` (where it has one), else from the screen.
 
     `tag` marks a check-in (`[orch:xxxxxx]`); when it already sits in the input box (an earlier
     attempt that was typed but not submitted) only Enter is pressed, never a second paste.
     `guard(screen)` runs on the ready screen just before typing; a reason it returns holds
-    the delivery back (nothing is typed). `dialogs`: the agent kind's own dialog rows.
+    the delivery back (nothing is typed). `pid`: the process it was planned for (0: any).
+    `dialogs`: the agent kind's own dialog rows.
     """
     from filelock import FileLock, Timeout
 
@@ -137,17 +148,20 @@ def deliver(tmux: Tmux, pane_id: str, text: str, *, lock_file: Path, tag: str = 
             if tag:
                 leftover = snapshot(tmux, pane_id, dialogs)
                 if leftover is not None and not leftover.dead and tag in input_region(leftover):
-                    return press_enter_until_submitted(tmux, pane_id, leftover, Receipts.watch(receipts, text, tag))
-            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard, receipts, dialogs)
+                    return press_enter_until_submitted(tmux, pane_id, leftover, pid,
+                                                       Receipts.watch(receipts, text, tag))
+            return _deliver_locked(tmux, pane_id, text, tag, ready_timeout, guard, pid, receipts, dialogs)
     except Timeout:
         return Delivery(False, f"another delivery to this agent held {lock_file} for {lock_timeout:.0f}s")
 
 
 def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout: float,
-                    guard: Guard | None, receipts: Path | None, dialogs: Dialogs) -> Delivery:
+                    guard: Guard | None, pid: int, receipts: Path | None, dialogs: Dialogs) -> Delivery:
     before, why = wait_until_ready(tmux, pane_id, ready_timeout, dialogs)
     if before is None:
         return Delivery(False, why)
+    if replaced(before, pid):
+        return Delivery(False, REPLACED, held=True)
     held = guard(before) if guard is not None else None
     if held:
         return Delivery(False, held, held=True)
@@ -155,6 +169,8 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout
     typed_at = time.time()
     after = before
     for index, part in enumerate((text, f" {tag}") if tag else (text,)):
+        if index and replaced(after, pid):
+            return Delivery(False, REPLACED, held=True, typed_at=typed_at)
         failed = _paste(tmux, pane_id, part)
         if failed:
             return Delivery(False, failed, typed_at=typed_at if index else None)
@@ -164,8 +180,9 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout
         if menu_open(after):
             return Delivery(False, MENU_OPENED, typed_at=typed_at)
     time.sleep(SETTLE_S)
-    result = press_enter_until_submitted(tmux, pane_id, after, watch)
-    return Delivery(result.ok, result.reason, result.enters, typed_at=typed_at, confirmed_by=result.confirmed_by)
+    result = press_enter_until_submitted(tmux, pane_id, after, pid, watch)
+    return Delivery(result.ok, result.reason, result.enters, result.held, typed_at=typed_at,
+                    confirmed_by=result.confirmed_by)
 
 
 def _paste(tmux: Tmux, pane_id: str, text: str) -> str | None:
@@ -182,17 +199,20 @@ def _paste(tmux: Tmux, pane_id: str, text: str) -> str | None:
     return f"tmux could not paste: {pasted.stderr.strip()}"
 
 
-def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen,
+def press_enter_until_submitted(tmux: Tmux, pane_id: str, after_paste: Screen, pid: int = 0,
                                 receipts: Receipts | None = None) -> Delivery:
     """Enter, then watch for the agent's receipt and the screen; again (a bounded number of
     times) while neither says the text was submitted.
 
     Before each Enter the screen is read again: a menu or dialog that opened meanwhile would
-    take the Enter as its answer, so the delivery stops there and types nothing more."""
+    take the Enter as its answer, and a process other than `pid` never got the text, so the
+    delivery stops there and types nothing more."""
     for enter in range(1, ENTER_ATTEMPTS + 1):
         now = _screen_for_enter(tmux, pane_id, after_paste.dialogs)
         if now is None or now.dead:
             return Delivery(False, "the agent exited during delivery", enter - 1)
+        if replaced(now, pid):
+            return Delivery(False, REPLACED, enter - 1, held=True)
         if menu_open(now):
             return Delivery(False, MENU_OPENED, enter - 1)
         tmux.run(["send-keys", "-t", pane_id, "Enter"], check=False)

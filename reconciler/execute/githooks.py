@@ -194,12 +194,21 @@ def _exists(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def hooks_installed(repo: Path) -> bool:
-    """True when every orch hook is in place and knows at least one ORCH_HOME."""
+def hooks_installed(repo: Path, home: Path, upstream: str | None) -> bool:
+    """True when every orch hook is in place and its data files list this ORCH_HOME (whose watchers it
+    wakes) and this upstream (whose moves it reports): a second ORCH_HOME on the same repository, or a
+    changed upstream, is not installed yet."""
     folder = hooks_dir(repo)
-    if not _read_lines(folder / HOME_FILE):
+    if os.fsencode(os.path.abspath(home)) not in _read_lines(folder / HOME_FILE):
+        return False
+    if upstream and upstream.encode() not in _read_lines(folder / UPSTREAM_FILE):
         return False
     return all(_is_orch_hook(folder / name) for name in HOOK_NAMES)
+
+
+def is_refusal(line: str) -> bool:
+    """Is this line of install_hooks' report a hook or folder left alone (not something done)?"""
+    return line.startswith(("left ", "orch's git hooks not installed"))
 
 
 # -- files -------------------------------------------------------------------------------------

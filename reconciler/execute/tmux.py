@@ -1,7 +1,7 @@
 """Carry out tmux actions: small, idempotent steps, each recorded as an event.
 
-All window creations of one plan go to tmux as one chained command (one process for ten
-windows). Removals end the agent's whole process tree first. One failing action never stops
+All window creations of one plan go to tmux as chained commands, as few as tmux's command
+size allows (one process for ten windows, two for forty). Removals end the agent's whole process tree first. One failing action never stops
 the others: each outcome is reported separately.
 """
 
@@ -17,11 +17,11 @@ from reconciler.execute.delivery import deliver
 from reconciler.execute.lanes import Lanes
 from reconciler.execute.processes import terminate_tree
 from reconciler.model import (
-    Action, AdoptSession, AdoptWindow, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject, KillWindow,
-    ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
+    Action, AdoptSession, AdoptWindow, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent,
+    DesiredProject, KillWindow, Observed, ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
-from reconciler.tmux import Command, Tmux, TmuxError, escape_format
+from reconciler.tmux import Command, Tmux, TmuxError, batches, escape_format
 
 WINDOW_WIDTH, WINDOW_HEIGHT = "220", "50"
 
@@ -44,17 +44,49 @@ def launch_args(home: Path, project: DesiredProject, agent: DesiredAgent) -> lis
     return args + [launch_command(home, project, agent)]
 
 
-def mark_agent_pane(project: str, agent: DesiredAgent, target: str) -> list[Command]:
-    """Ownership marks on the agent's own pane (a pane a user splits off carries none),
+def mark_agent_pane(project: DesiredProject, agent: DesiredAgent, target: str) -> list[Command]:
+    """Ownership marks on the agent's own pane (a pane a user splits off carries none): the
+    project's name and id (another ORCH_HOME may have a project of the same name on this server),
     remain-on-exit on it, so its exit status is kept, and its wake-up hook. `target`: the pane,
     or `=session:` right after creating its window (then the current pane of the current window)."""
     return [
         ["set-option", "-p", "-t", target, "remain-on-exit", "on"],
         wake_hook(target),
-        ["set-option", "-p", "-t", target, "@orch_project", project],
+        ["set-option", "-p", "-t", target, "@orch_project", project.name],
+        ["set-option", "-p", "-t", target, "@orch_project_id", project.id],
         ["set-option", "-p", "-t", target, "@orch_agent", agent.name],
         ["set-option", "-p", "-t", target, "@orch_spec", agent.spec_hash],
     ]
+
+
+def mark_session(project: DesiredProject, home: Path, target: str) -> list[Command]:
+    """Ownership marks on orch's session: the project's name and id, and which ORCH_HOME made it (a
+    home that lost its store reads its id back only from its own sessions)."""
+    return [
+        ["set-option", "-t", target, "@orch_session_project", project.name],
+        ["set-option", "-t", target, "@orch_session_project_id", project.id],
+        ["set-option", "-t", target, "@orch_session_home", home_mark(home)],
+    ]
+
+
+def adopt_marks(project: DesiredProject, observed: Observed, home: Path) -> list[Command]:
+    """The id marks an older orch did not set, on the panes and session it made for `project` in the
+    project's own session (`observed` as `Observed.owned` gives it): nothing when all are marked."""
+    commands: list[Command] = []
+    sessions = set()
+    for pane in observed.agent_panes(project.name):
+        if not pane.project_id:
+            commands.append(["set-option", "-p", "-t", pane.pane_id, "@orch_project_id", project.id])
+        if pane.session_project == project.name and not pane.session_project_id and pane.session_id not in sessions:
+            sessions.add(pane.session_id)
+            commands += mark_session(project, home, pane.session_id)
+    return commands
+
+
+def home_mark(home: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(home).encode()).hexdigest()[:12]
 
 
 BRIEF_WAIT_S = 60.0  # for a fresh agent's prompt; well past delivery.STABLE_S, which agents without a known prompt need
@@ -91,40 +123,45 @@ class TmuxExecutor:
     # -- creation, batched ------------------------------------------------------------------
 
     def _create(self, creations: list[Action], desired: DesiredProject) -> list[Outcome]:
+        """Each window's creation and marks as one group; the groups chained into as few tmux
+        processes as tmux's command size allows (the session's own, first, with the first window)."""
         session = desired.session
         target = f"={session}:"
-        commands: list[Command] = []
-        new_session = any(isinstance(a, CreateSession) for a in creations)
-        for action in creations:
-            if not isinstance(action, CreateWindow):
-                continue
-            if new_session:
-                commands.append(["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
-                                 "-n", action.agent.name, *launch_args(self.home, desired, action.agent)])
-                commands.append(["set-option", "-t", target, "@orch_session_project", desired.name])
-                new_session = False
+        session_action = next((a for a in creations if isinstance(a, CreateSession)), None)
+        windows = [a for a in creations if isinstance(a, CreateWindow)]
+        groups: list[tuple[list[Action], list[Command]]] = []
+        for index, action in enumerate(windows):
+            if index == 0 and session_action is not None:
+                owners: list[Action] = [session_action, action]
+                commands: list[Command] = [
+                    ["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
+                     "-n", action.agent.name, *launch_args(self.home, desired, action.agent)],
+                    *mark_session(desired, self.home, target)]
             else:
-                commands.append(["new-window", "-t", target, "-n", action.agent.name,
-                                 *launch_args(self.home, desired, action.agent)])
-            commands += mark_agent_pane(desired.name, action.agent, target)
-        if not commands:
-            return []
-        now = time.time()
-        try:
-            self.tmux.run(*commands)
-        except TmuxError as err:
-            return [Outcome(action, False, str(err)) for action in creations]
+                owners, commands = [action], [["new-window", "-t", target, "-n", action.agent.name,
+                                               *launch_args(self.home, desired, action.agent)]]
+            groups.append((owners, commands + mark_agent_pane(desired, action.agent, target)))
         outcomes = []
-        for action in creations:
-            if isinstance(action, CreateWindow):
-                self.store.update_agent(desired.name, action.agent.name, started_at=now, crash_streak=0,
-                                        briefed_pane=None, briefed_pid=None, spec=spec_json(action.agent))
-                self._event(action, "agent.created", f"created window {action.agent.name}",
-                            command=action.agent.command, cwd=action.agent.cwd)
-            else:
-                self._event(action, "session.created", f"created session {session}")
-            outcomes.append(Outcome(action, True, "created"))
+        for batch in batches([commands for _, commands in groups]):
+            owners = [action for index in batch for action in groups[index][0]]
+            now = time.time()
+            try:
+                self.tmux.run(*(command for index in batch for command in groups[index][1]))
+            except TmuxError as err:
+                outcomes += [Outcome(action, False, str(err)) for action in owners]
+                continue
+            outcomes += [self._created(action, desired, now) for action in owners]
         return outcomes
+
+    def _created(self, action: Action, desired: DesiredProject, now: float) -> Outcome:
+        if isinstance(action, CreateWindow):
+            self.store.update_agent(desired.name, action.agent.name, started_at=now, crash_streak=0,
+                                    briefed_pane=None, briefed_pid=None, spec=spec_json(action.agent))
+            self._event(action, "agent.created", f"created window {action.agent.name}",
+                        command=action.agent.command, cwd=action.agent.cwd)
+        else:
+            self._event(action, "session.created", f"created session {desired.session}")
+        return Outcome(action, True, "created")
 
     # -- everything else, one by one ----------------------------------------------------------
 
@@ -166,18 +203,20 @@ class TmuxExecutor:
         if isinstance(action, DeferRestart):
             return Outcome(action, True, f"waiting {max(0.0, action.until - time.time()):.1f}s")
         if isinstance(action, AdoptSession):
-            self.tmux.run(["set-option", "-t", action.session_id, "@orch_session_project", action.project])
+            assert desired is not None
+            self.tmux.run(*mark_session(desired, self.home, action.session_id))
             self._event(action, "session.adopted", f"adopted session {action.session}")
             return Outcome(action, True, "adopted")
         if isinstance(action, AdoptWindow):
-            return self._adopt(action)
+            assert desired is not None
+            return self._adopt(action, desired)
         raise TypeError(f"no executor for {type(action).__name__}")
 
-    def _adopt(self, action: AdoptWindow) -> Outcome:
+    def _adopt(self, action: AdoptWindow, desired: DesiredProject) -> Outcome:
         """Mark the running pane as the agent's; its process counts as briefed (it has been at work)."""
         pane, agent = action.pane, action.agent
         rename = [["rename-window", "-t", pane.window_id, agent.name]] if pane.window_name != agent.name else []
-        self.tmux.run(*rename, *mark_agent_pane(action.project, agent, pane.pane_id))
+        self.tmux.run(*rename, *mark_agent_pane(desired, agent, pane.pane_id))
         self.store.update_agent(action.project, agent.name, started_at=time.time(), crash_streak=0,
                                 briefed_pane=pane.pane_id, briefed_pid=pane.pane_pid, spec=spec_json(agent))
         self._event(action, "agent.adopted", f"adopted window {pane.window_name!r} as {agent.name} "
@@ -195,7 +234,7 @@ class TmuxExecutor:
         self._terminate(pane)
         self.tmux.run(
             ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(self.home, desired, agent)],
-            *mark_agent_pane(desired.name, agent, pane.pane_id),
+            *mark_agent_pane(desired, agent, pane.pane_id),
         )
 
     def _terminate(self, pane: ObservedPane) -> None:
@@ -216,8 +255,8 @@ class TmuxExecutor:
                                    action.agent.kind) if desired is not None else None
         result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
                          lock_file=delivery_lock(self.home, action.project, action.agent.name),
-                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, receipts=receipts,
-                         dialogs=drivers.get(action.agent.kind).dialogs)
+                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, pid=action.pane.pane_pid,
+                         receipts=receipts, dialogs=drivers.get(action.agent.kind).dialogs)
         if result.held:
             return Outcome(action, True, result.reason)
         if result.ok:
@@ -249,5 +288,6 @@ def spec_json(agent: DesiredAgent) -> str:
 
 def delivery_lock(home: Path, project: str, agent: str) -> Path:
     from reconciler.home import private_dir
+    from reconciler.names import check_name
 
-    return private_dir(home / "locks") / f"deliver-{project}--{agent}.lock"
+    return private_dir(home / "locks") / f"deliver-{check_name(project)}--{check_name(agent, 'agent')}.lock"

@@ -8,6 +8,7 @@ _PART = re.compile(r"(\d+)([smhd])")
 _WHOLE = re.compile(r"^(\d+[smhd])+$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 HINT = "use 90s, 15m, 2h, 1d"
+MAX_SECONDS = 365 * 86400  # a due time must stay a date every command can show (year 275817 is not)
 
 
 def parse_duration(text: str) -> float:
@@ -18,7 +19,14 @@ def parse_duration(text: str) -> float:
     seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact))
     if seconds < 1:
         raise ValueError(f"{text!r} is shorter than the minimum of 1s")
+    check_bound(text, seconds)
     return float(seconds)
+
+
+def check_bound(text: str, seconds: float) -> None:
+    """ValueError when `seconds` exceeds the longest duration orch accepts."""
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{text!r} is longer than the maximum of {format_duration(MAX_SECONDS)}")
 
 
 def format_duration(seconds: float) -> str:

@@ -42,8 +42,9 @@ class ManifestError(UserError):
 class LoadedManifest:
     path: Path  # absolute
     text: str
-    sha256: str
-    manifest: Any  # reconciler.manifest.models.Manifest (imported lazily)
+    sha256: str  # of the text, and of the composed team when there is one (a changed template misses the cache)
+    manifest: Any  # reconciler.manifest.models.Manifest (imported lazily), the team's agents included
+    team: Any = None  # reconciler.teams.manifest.TeamInfo when spec.team names a template
 
     @property
     def folder(self) -> Path:
@@ -189,15 +190,28 @@ def parse_manifest(text: str, path: Path, shown: str | None = None) -> LoadedMan
             diagnostics.append(Diagnostic(shown, line, col, format_loc(loc), _clean_message(error)))
         raise ManifestError(sorted(diagnostics, key=lambda d: (d.line, d.column))) from None
 
-    problems = cross_reference_errors(manifest)
-    loaded = LoadedManifest(
-        path=path.resolve(), text=text, sha256=hashlib.sha256(raw).hexdigest(), manifest=manifest
-    )
-    problems += _filesystem_errors(loaded)
-    if problems:
+    team, problems, template_diagnostics = None, [], []
+    if manifest.spec.team is not None and manifest.spec.team.template is not None:
+        from reconciler.teams.manifest import compose_manifest
+
+        manifest, team, problems, template_diagnostics = compose_manifest(manifest, path.resolve().parent)
+    digest = hashlib.sha256(raw + (team.digest.encode() if team else b"")).hexdigest()
+    loaded = LoadedManifest(path=path.resolve(), text=text, sha256=digest, manifest=manifest, team=team)
+    if not problems:
+        problems = [(_written_loc(loc, team), msg) for loc, msg in
+                    cross_reference_errors(manifest) + _filesystem_errors(loaded)]
+    if problems or template_diagnostics:
         diagnostics = [Diagnostic(shown, *_position(data, loc, at_key=False), format_loc(loc), msg) for loc, msg in problems]
-        raise ManifestError(sorted(diagnostics, key=lambda d: (d.line, d.column)))
+        raise ManifestError(sorted(diagnostics, key=lambda d: (d.line, d.column)) + template_diagnostics)
     return loaded
+
+
+def _written_loc(loc: tuple[str | int, ...], team) -> tuple[str | int, ...]:
+    """An agents[i] location of the composed list, as the manifest's own index (or its spec.team)."""
+    if team is None or loc[:2] != ("spec", "agents") or len(loc) < 3 or not isinstance(loc[2], int):
+        return loc
+    written = team.written_index[loc[2]]
+    return ("spec", "agents", written, *loc[3:]) if written is not None else ("spec", "team", "template")
 
 
 def _filesystem_errors(loaded: LoadedManifest) -> list[tuple[tuple[str | int, ...], str]]:

@@ -13,20 +13,17 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from reconciler.manifest.durations import parse_duration
+from reconciler.names import NAME_PATTERN, name_problem
 
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
-_NAME_RE = re.compile(NAME_PATTERN)
 ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 RESERVED_ENV = ("ORCH_PROJECT", "ORCH_AGENT", "ORCH_HOME", "ORCH_TMUX_SOCKET")
 SESSION_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$"  # tmux turns "." and ":" into "_"
 
 
 def _check_name(value: str) -> str:
-    if not _NAME_RE.fullmatch(value):  # fullmatch: "$" alone would let a trailing newline through
-        raise ValueError(
-            f"{value!r} is not a valid name (lowercase letters, digits and '-', "
-            "1-40 characters, starting and ending with a letter or digit)"
-        )
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -145,6 +142,15 @@ class Defaults(Strict):
 
 class Team(Strict):
     template: str | None = Field(default=None, description="auto | a template name.")
+    templates_dir: PathText | None = Field(
+        default=None, description="The user's templates (also ORCH_TEMPLATES); they shadow built-ins by name."
+    )
+    refine: bool = Field(default=False, description="Ask a model to adjust the roles (extra orch[ai] and a key).")
+    model: str | None = Field(default=None, description="The model refinement asks (else ORCH_AI_MODEL).")
+    add_roles: list[str] = Field(
+        default_factory=list, description="Roles of other templates added to the team (`orch init` writes the "
+                                          "runner-up's distinctive roles here when detection is ambiguous)."
+    )
 
 
 class Sync(Strict):

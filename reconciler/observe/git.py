@@ -14,16 +14,18 @@ from reconciler.errors import UserError
 from reconciler.model_git import CheckedOut, DesiredWorktree, RepoFacts, WorktreeFacts
 
 OPERATIONS = (("rebase-merge", "rebase"), ("rebase-apply", "rebase"), ("MERGE_HEAD", "merge"),
-              ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"), ("index.lock", "index.lock"))
+              ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"), ("BISECT_LOG", "bisect"),
+              ("sequencer", "cherry-pick or revert sequence"), ("index.lock", "index.lock"))
 
 
 def git(*args: str, cwd: str | Path, check: bool = True, timeout: float = 120,
-        input: str | None = None) -> subprocess.CompletedProcess:
-    """Run git with an argv list (never a shell), English messages, no prompts.
+        input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run git with an argv list (never a shell), English messages, no prompts; `env` adds variables.
 
     ORCH_HOOKS_QUIET keeps orch's own hooks from waking the watcher for orch's own work.
     """
-    env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_EDITOR="true", ORCH_HOOKS_QUIET="1")
+    env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_EDITOR="true", ORCH_HOOKS_QUIET="1",
+               **(env or {}))
     try:
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
                                 input=input)
@@ -103,4 +105,19 @@ def observe_worktree(worktree: DesiredWorktree, repo: RepoFacts, upstream: str) 
     counts = git("rev-list", "--left-right", "--count", f"{worktree.branch}...{upstream}", cwd=path, check=False)
     if counts.returncode == 0 and counts.stdout.split():
         ahead, behind = (int(n) for n in counts.stdout.split()[:2])
-    return WorktreeFacts(worktree.agent, str(path), True, True, dirty, operation, ahead, behind, checkout.head)
+    foreign = operation is None and checkout.branch != worktree.branch
+    return WorktreeFacts(worktree.agent, str(path), True, True, dirty, operation, ahead, behind, checkout.head,
+                         checkout.branch, foreign)
+
+
+def diff_size(worktree: str, upstream_commit: str) -> dict[str, int] | None:
+    """Lines the worktree's branch adds and removes on top of upstream (its commits since the merge
+    base), for the board; None if git cannot say."""
+    import re
+
+    result = git("diff", "--shortstat", f"{upstream_commit}...HEAD", cwd=worktree, check=False)
+    if result.returncode != 0:
+        return None
+    added = re.search(r"(\d+) insertion", result.stdout)
+    removed = re.search(r"(\d+) deletion", result.stdout)
+    return {"added": int(added.group(1)) if added else 0, "removed": int(removed.group(1)) if removed else 0}

@@ -36,6 +36,7 @@ class Screen:
     dead: bool = False
     in_mode: bool = False
     typed_input_line: str | None = None  # the cursor line without dim/reverse text
+    pid: int = 0  # the process running in the pane when it was captured (0: not asked)
     dialogs: tuple[re.Pattern[str], ...] = ()  # the agent kind's own dialog rows (its driver's)
 
     @property
@@ -67,12 +68,13 @@ def plain(styled: str, drop_hidden: bool = False) -> str:
 
 
 def parse_capture(styled: str, cursor_x: int, cursor_y: int, dead: bool = False, in_mode: bool = False,
-                  dialogs: tuple[re.Pattern[str], ...] = ()) -> Screen:
+                  pid: int = 0, dialogs: tuple[re.Pattern[str], ...] = ()) -> Screen:
     rows = styled.split("\n")
     if rows and rows[-1] == "":
         rows.pop()
     typed = plain(rows[cursor_y], drop_hidden=True) if 0 <= cursor_y < len(rows) else ""
-    return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip(), dialogs)
+    return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip(), pid,
+                  dialogs)
 
 
 def input_box(screen: Screen) -> tuple[int, int] | None:

@@ -14,7 +14,8 @@ from reconciler.tmux import Tmux
 FIELDS = (
     "session_id", "@orch_session_project", "window_id", "window_index", "pane_id", "pane_pid",
     "pane_tty", "pane_dead", "pane_dead_status", "pane_dead_signal", "pane_dead_time", "pane_in_mode",
-    "pid", "@orch_project", "@orch_agent", "@orch_spec", "session_name", "window_name",
+    "pid", "@orch_project", "@orch_agent", "@orch_spec", "@orch_project_id", "@orch_session_project_id",
+    "@orch_session_home", "session_name", "window_name",
 )
 FORMAT = "\t".join("#{" + name + "}" for name in FIELDS)
 
@@ -29,7 +30,8 @@ def parse_panes(output: str, gone=process_dead) -> tuple[ObservedPane, ...]:
         if len(parts) != len(FIELDS):
             continue
         (session_id, session_project, window_id, window_index, pane_id, pane_pid, pane_tty, dead, dead_status,
-         dead_signal, dead_time, in_mode, server_pid, project, agent, spec, session_name, window_name) = parts
+         dead_signal, dead_time, in_mode, server_pid, project, agent, spec, project_id, session_project_id,
+         session_home, session_name, window_name) = parts
         if server_pid not in server_visible:
             server_visible[server_pid] = server_pid.isdigit() and not gone(int(server_pid))
         panes.append(
@@ -51,6 +53,9 @@ def parse_panes(output: str, gone=process_dead) -> tuple[ObservedPane, ...]:
                 project=project,
                 agent=agent,
                 spec_hash=spec,
+                project_id=project_id,
+                session_project_id=session_project_id,
+                session_home=session_home,
             )
         )
     return tuple(panes)

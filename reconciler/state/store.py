@@ -136,6 +136,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE agents ADD COLUMN seen_dead_at REAL;
     ALTER TABLE agents ADD COLUMN seen_dead_pid INTEGER;
     """,
+    # 6: the project's upstream branch, resolved once at first apply; problems reported once per change
+    """
+    ALTER TABLE projects ADD COLUMN upstream TEXT;
+    CREATE TABLE reported (
+        project TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (project, topic)
+    );
+    """,
 ]
 
 
@@ -151,6 +161,7 @@ class ProjectRecord:
     applied_at: float | None
     desired_key: str | None = None
     desired_json: str | None = None
+    upstream: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,14 +237,23 @@ class Store:
             self.notices.append(f"{why} and no usable backup exists: starting an empty store")
 
     def _refresh_backup(self) -> None:
-        tmp = self.backup_path.with_name(self.backup_path.name + ".tmp")
-        private_file(tmp)
-        target = sqlite3.connect(tmp)
+        """Copy the store to a temporary file of this writer's own (mkstemp: 0600, same folder), then
+        rename it over the backup: parallel writers never share a half-written copy."""
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix=self.backup_path.name + ".", suffix=".tmp", dir=self.home)
+        os.close(fd)
+        tmp = Path(name)
         try:
-            self.conn.backup(target)
-        finally:
-            target.close()
-        os.replace(tmp, self.backup_path)
+            target = sqlite3.connect(tmp)
+            try:
+                self.conn.backup(target)
+            finally:
+                target.close()
+            os.replace(tmp, self.backup_path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _migrate(self) -> None:
         with self._lock:
@@ -300,6 +320,37 @@ class Store:
             self.conn.execute("UPDATE projects SET desired_key = ?, desired_json = ? WHERE name = ?",
                               (key, desired_json, name))
 
+    def record_upstream(self, name: str, upstream: str) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE projects SET upstream = ? WHERE name = ?", (upstream, name))
+
+    def report_once(self, project: str, topic: str, message: str | None, kind: str, cleared: str | None = None,
+                    **data: Any) -> bool:
+        """Record event `kind` when `topic`'s message differs from the last one reported (None: all well
+        again, recorded as `cleared` when given); whether an event was recorded. A problem that
+        persists is said once, not on every pass."""
+        row = self.conn.execute("SELECT message FROM reported WHERE project = ? AND topic = ?",
+                                (project, topic)).fetchone()
+        before = row["message"] if row else None
+        if before == message:
+            return False
+        with self.transaction():
+            if message is None:
+                self.conn.execute("DELETE FROM reported WHERE project = ? AND topic = ?", (project, topic))
+            else:
+                self.conn.execute("INSERT OR REPLACE INTO reported (project, topic, message) VALUES (?, ?, ?)",
+                                  (project, topic, message))
+        if message is not None:
+            self.record_event(kind, message, project=project, **data)
+        elif cleared is not None:
+            self.record_event(cleared, f"resolved: {before}", project=project, **data)
+        return message is not None or cleared is not None
+
+    def reported(self, project: str, topic: str) -> str | None:
+        row = self.conn.execute("SELECT message FROM reported WHERE project = ? AND topic = ?",
+                                (project, topic)).fetchone()
+        return row["message"] if row else None
+
     def project_at(self, manifest_path: str) -> ProjectRecord | None:
         row = self.conn.execute("SELECT * FROM projects WHERE manifest_path = ?", (manifest_path,)).fetchone()
         return ProjectRecord(**dict(row)) if row else None
@@ -307,6 +358,7 @@ class Store:
     def forget_project(self, name: str) -> None:
         with self.transaction():
             self.conn.execute("DELETE FROM agents WHERE project = ?", (name,))
+            self.conn.execute("DELETE FROM reported WHERE project = ?", (name,))
             self.conn.execute("DELETE FROM projects WHERE name = ?", (name,))
 
     # -- agents --------------------------------------------------------------------------------

@@ -60,6 +60,21 @@ def test_apply_creates_one_session_with_a_window_per_agent(tmp_path, orch, tmux_
         assert (tmp_path / "out" / f"{name}.pwd").read_text().strip() == str(tmp_path / "work")
 
 
+def test_apply_of_many_agents_in_one_go_stays_under_tmuxs_command_size(tmp_path, orch, tmux_socket):
+    """40 windows' creations are too long for one tmux command ("command too long"): batched."""
+    names = [f"agent-with-a-long-name-{i:02d}" for i in range(40)]
+    manifest = env_manifest(tmp_path, names, command="exec sleep 600")
+    result = orch("apply", str(manifest))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = panes(tmux_socket)
+    assert sorted(r["name"] for r in rows) == names and len({r["session"] for r in rows}) == 1
+    assert all(r["dead"] == "0" for r in rows)
+    marks = tmux(tmux_socket, "list-panes", "-a", "-F", "#{@orch_agent} #{remain-on-exit}").split("\n")
+    assert sorted(m for m in marks if m) == sorted(f"{n} on" for n in names)
+    plan = orch("plan", str(manifest), "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
 def test_apply_twice_changes_nothing(tmp_path, orch, tmux_socket):
     manifest = env_manifest(tmp_path, ["pm", "dev"])
     assert orch("apply", str(manifest)).returncode == 0
@@ -273,3 +288,23 @@ def test_a_renamed_session_is_renamed_back_and_the_agents_keep_running(tmp_path,
     assert orch("apply", str(manifest)).returncode == 0
     after = panes(tmux_socket)
     assert [(r["pane"], r["pid"], r["session"]) for r in after] == [(r["pane"], r["pid"], session) for r in before]
+
+
+def test_plan_says_an_env_value_changed_without_showing_it(tmp_path, orch, tmux_socket):
+    """Like Terraform's "sensitive": env values (tokens, keys) never reach the terminal or the audit log
+    unless asked for with --show-sensitive."""
+    manifest = env_manifest(tmp_path, ["pm"], command="exec sleep 600")
+    manifest.write_text(manifest.read_text().replace("GREETING: hello-pm", "TOKEN: s3cret-old"))
+    assert orch("apply", str(manifest)).returncode == 0
+    manifest.write_text(manifest.read_text().replace("s3cret-old", "s3cret-new"))
+    for args in ((), ("-o", "json")):
+        plan = orch("plan", str(manifest), *args)
+        assert plan.returncode == 0, plan.stderr
+        assert "env.TOKEN" in plan.stdout and "changed" in plan.stdout, plan.stdout
+        assert "s3cret" not in plan.stdout + plan.stderr, plan.stdout
+    shown = orch("plan", str(manifest), "--show-sensitive")
+    assert "env.TOKEN: 's3cret-old' → 's3cret-new'" in shown.stdout, shown.stdout
+    applied = orch("apply", str(manifest))
+    assert applied.returncode == 0 and "s3cret" not in applied.stdout + applied.stderr
+    events = orch("events", "-o", "json")
+    assert "env.TOKEN" in events.stdout and "s3cret" not in events.stdout

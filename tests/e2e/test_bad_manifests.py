@@ -65,6 +65,8 @@ CASES = [
          "      checkins:\n        - every: 15 minutes\n          note: hi\n",
          12, 18, "spec.agents[1].checkins[0].every",
          "'15 minutes' is not a duration (use 90s, 15m, 2h, 1d)"),
+    Case("duration-beyond-a-year", _checkin("99999999d"),
+         10, 18, "spec.agents[0].checkins[0].every", "'99999999d' is longer than the maximum of 365d"),
     Case("duration-zero", _checkin("0s"),
          10, 18, "spec.agents[0].checkins[0].every", "'0s' is shorter than the minimum of 1s"),
     Case("duration-negative", _checkin("-5m"),

@@ -28,3 +28,29 @@ def test_a_broken_manifest_shows_as_that_projects_error_and_the_others_carry_on(
 
     shop.unlink()
     assert "cannot be read" in {p["name"]: p for p in orch.json("status")["projects"]}["shop"]["error"]
+
+
+def test_the_board_shows_a_worktrees_commits_as_lines_added_and_removed(tmp_path, orch, tmux_socket):
+    import subprocess
+    from pathlib import Path
+
+    def git(cwd, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "app.py").write_text("one\ntwo\nthree\n")
+    git(repo, "add", "app.py")
+    git(repo, "commit", "-q", "-m", "start")
+    manifest = toy_manifest(tmp_path, agents={"dev": "", "qa": ""}, extra=f"  repo: {repo}\n")
+    assert orch("apply", str(manifest)).returncode == 0
+    dev = Path(orch.json("status")["projects"][0]["agents"][0]["worktree"]["path"])
+    (dev / "app.py").write_text("one\nTWO\nthree\nfour\n")
+    git(dev, "commit", "-q", "-am", "work")
+
+    agents = {a["name"]: a for a in orch.json("status")["projects"][0]["agents"]}
+    assert agents["dev"]["worktree"]["diff"] == {"added": 2, "removed": 1}
+    assert agents["dev"]["worktree"]["ahead"] == 1
+    assert agents["qa"]["worktree"]["diff"] == {"added": 0, "removed": 0}
+    assert "synced +1/-0 (2+ 1-)" in orch("status").stdout

@@ -48,3 +48,22 @@ def test_the_watcher_keeps_a_metrics_textfile(tmp_path, orch, tmux_socket, watch
     watchers(str(manifest), "--metrics-textfile", str(textfile))
     text = wait_until(lambda: textfile.exists() and textfile.read_text(), timeout=20, what="the textfile")
     assert 'orch_agents{project="demo"} 1' in text and text.endswith("orch_projects 1\n")
+
+
+def test_sync_latency_is_measured_from_the_upstream_commit(tmp_path, orch, tmux_socket):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git("init", "-q", "-b", "main")
+    git("commit", "-q", "--allow-empty", "-m", "start")
+    manifest = toy_manifest(tmp_path, agents={"dev": ""}, extra=f"  repo: {repo}\n")
+    assert orch("apply", str(manifest)).returncode == 0
+    git("commit", "-q", "--allow-empty", "-m", "upstream moves")
+    assert orch("sync", "demo").returncode == 0
+    sync = orch.json("metrics", "demo")["projects"][0]["sync"]
+    assert sync["syncs"] == 1 and sync["conflicts"] == 0
+    assert 0 <= sync["latency_p50_s"] == sync["latency_p99_s"] < 30

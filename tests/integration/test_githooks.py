@@ -104,7 +104,7 @@ def snapshot(folder: Path) -> dict[str, tuple]:
 def test_commit_pokes_the_watcher(repo, orch_home, watcher):
     done = install_hooks(repo, orch_home, "main")
     assert any("post-commit" in line for line in done)
-    assert hooks_installed(repo)
+    assert hooks_installed(repo, orch_home, "main")
     assert watcher.take() == 0
     git(repo, "commit", "-q", "--allow-empty", "-m", "x")
     assert watcher.wait("a poke after a commit")
@@ -382,7 +382,7 @@ def test_remove_restores_the_users_hooks_byte_for_byte(repo, tmp_path, orch_home
     assert sum("restored your" in line for line in done) == 4
     assert snapshot(folder) == before
     assert remove_hooks(repo) == []
-    assert not hooks_installed(repo)
+    assert not hooks_installed(repo, orch_home, "main")
 
 
 def test_remove_leaves_what_is_not_orchs(repo, orch_home):
@@ -391,7 +391,7 @@ def test_remove_leaves_what_is_not_orchs(repo, orch_home):
     install_hooks(repo, orch_home, "main")
     # a hook manager re-installs itself over orch's hook
     user_hook(folder, "post-commit", "echo v2\n")
-    assert not hooks_installed(repo)
+    assert not hooks_installed(repo, orch_home, "main")
     done = install_hooks(repo, orch_home, "main")
     assert any("left" in line and "post-commit" in line for line in done)
     assert (folder / "post-commit").read_text() == "#!/bin/sh\necho v2\n"
@@ -402,15 +402,25 @@ def test_remove_leaves_what_is_not_orchs(repo, orch_home):
     assert not (folder / HOME_FILE).exists()
 
 
+def test_installed_means_this_home_and_this_upstream_are_listed(repo, tmp_path, orch_home):
+    other = tmp_path / "other-home"
+    install_hooks(repo, orch_home, "main")
+    assert hooks_installed(repo, orch_home, "main")
+    assert not hooks_installed(repo, other, "main")  # a second ORCH_HOME would never be woken
+    assert not hooks_installed(repo, orch_home, "release")  # nor a changed upstream
+    install_hooks(repo, other, "release")
+    assert hooks_installed(repo, other, "release") and hooks_installed(repo, orch_home, "main")
+
+
 def test_remove_for_one_home_keeps_hooks_for_another(repo, tmp_path, orch_home):
     other = tmp_path / "other-home"
     install_hooks(repo, orch_home, "main")
     install_hooks(repo, other, "main")
     remove_hooks(repo, home=other)
-    assert hooks_installed(repo)
+    assert hooks_installed(repo, orch_home, "main")
     assert (hooks_dir(repo) / HOME_FILE).read_text() == f"{orch_home}\n"
     remove_hooks(repo, home=orch_home)
-    assert not hooks_installed(repo)
+    assert not hooks_installed(repo, orch_home, "main")
     assert not (hooks_dir(repo) / "post-commit").exists()
 
 
@@ -448,7 +458,7 @@ def test_tracked_hooks_folder_in_the_checkout_is_left_alone(repo, orch_home):
     assert len(done) == 1 and "not installed" in done[0] and "post-commit" in done[0]
     assert sorted(path.name for path in folder.iterdir()) == ["post-commit"]
     assert git(repo, "status", "--porcelain").stdout == ""
-    assert not hooks_installed(repo)
+    assert not hooks_installed(repo, orch_home, "main")
 
 
 def test_bare_repository(tmp_path, repo, orch_home, watcher):
@@ -488,7 +498,7 @@ def test_hooks_path_that_is_not_a_folder_is_reported(repo, orch_home):
     git(repo, "config", "core.hooksPath", "/dev/null")  # how some people turn hooks off
     done = install_hooks(repo, orch_home, "main")
     assert len(done) == 1 and "not installed" in done[0]
-    assert not hooks_installed(repo)
+    assert not hooks_installed(repo, orch_home, "main")
     assert remove_hooks(repo) == []
 
 

@@ -227,3 +227,35 @@ def test_held_until_uses_the_local_zone_for_a_zoneless_time() -> None:
     first_seen = at(2026, 11, 24, 9, tz="Asia/Tokyo")
     expected = at(2026, 11, 24, 17, tz="Asia/Tokyo")
     assert held_until(notice("5pm"), first_seen, 0, first_seen, "Asia/Tokyo") == expected
+
+
+CET_RULE = "CET-1CEST,M3.5.0,M10.5.0/3"
+
+
+@pytest.mark.parametrize(("tz", "first_seen", "expected"), [
+    # TZ as a zone key, with or without the leading colon
+    ("Asia/Tokyo", at(2026, 11, 24, 9, tz="Asia/Tokyo"), at(2026, 11, 24, 17, tz="Asia/Tokyo")),
+    (":Asia/Tokyo", at(2026, 11, 24, 9, tz="Asia/Tokyo"), at(2026, 11, 24, 17, tz="Asia/Tokyo")),
+    # TZ as a path to a zone file (`:/etc/localtime` is the common one)
+    (":/usr/share/zoneinfo/Asia/Tokyo", at(2026, 11, 24, 9, tz="Asia/Tokyo"), at(2026, 11, 24, 17, tz="Asia/Tokyo")),
+    ("/usr/share/zoneinfo/Europe/Berlin", at(2026, 7, 1, 9, tz="Europe/Berlin"), at(2026, 7, 1, 17, tz="Europe/Berlin")),
+    # TZ as a POSIX rule: the C library's local time, summer and winter
+    (CET_RULE, at(2026, 7, 1, 9, tz="Europe/Berlin"), at(2026, 7, 1, 15)),
+    (CET_RULE, at(2026, 1, 15, 9, tz="Europe/Berlin"), at(2026, 1, 15, 16)),
+    ("JST-9", at(2026, 11, 24, 9, tz="Asia/Tokyo"), at(2026, 11, 24, 8)),
+    # TZ that is no zone at all: the system's zone (this machine's /etc/localtime)
+    ("UTC", at(2026, 11, 24, 9), at(2026, 11, 24, 17)),
+])
+def test_a_zoneless_reset_time_is_read_in_the_machines_zone_however_tz_names_it(
+        tz: str, first_seen: float, expected: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from reconciler.timefmt import local_zone
+
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        assert reset_time(notice("5pm"), first_seen, local_zone()) == expected
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -22,13 +22,12 @@ def test_round_trip_with_checkins_worktrees_and_credit(tmp_path):
         "  agents:\n    - name: pm\n      brief: hi\n      checkins: [{every: 30m, note: status?}]\n"
         "    - name: dev\n      worktree: false\n      env: {B: '2'}\n")
     loaded = load_manifest(manifest)
-    desired = desired_project(loaded, "1a2b3c4d", tmp_path / "home", "sock")
-    text = desired_cache.dump(desired, None, upstream_explicit=True)
+    desired = desired_project(loaded, "1a2b3c4d", tmp_path / "home", "sock", "main")
+    text = desired_cache.dump(desired)
     assert desired_cache.load(text, desired.orch_env) == desired
-    assert desired_cache.needs_repo_branch(text) is None
 
 
-def test_an_implicit_upstream_puts_the_repository_branch_in_the_key():
+def test_the_stored_upstream_is_in_the_key():
     assert desired_cache.cache_key("abc", "main") != desired_cache.cache_key("abc", "dev")
     assert desired_cache.cache_key("abc", None) != desired_cache.cache_key("abd", None)
 

@@ -87,3 +87,22 @@ def test_format_duration(seconds: float, text: str):
 def test_format_duration_output_parses_back(seconds: int):
     # whole minutes above an hour and whole hours above a day survive the round trip exactly
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text", ["366d", "99999999d", "365d1s", "9999999999h", "8761h"])
+def test_parse_duration_refuses_more_than_a_year(text: str):
+    with pytest.raises(ValueError, match=f"'{text}' is longer than the maximum of 365d"):
+        parse_duration(text)
+
+
+def test_a_year_is_the_longest_duration():
+    assert parse_duration("365d") == 365 * 86400
+
+
+@pytest.mark.parametrize("text", ["366d", "8761h", "99999999.5d", "1e9s"])
+def test_checkin_in_refuses_more_than_a_year(text: str):
+    from reconciler.errors import UserError
+    from reconciler.scheduling import parse_delay
+
+    with pytest.raises(UserError):
+        parse_delay(text)

@@ -228,6 +228,50 @@ def test_deliver_brief_only_when_alive_and_spec_matches():
     assert not any(isinstance(a, DeliverBrief) for a in plan.actions)
 
 
+OTHER_HOME_SESSION = "shop-9f9f9f9f"
+
+
+def replace_session(observed_pane: ObservedPane, session: str) -> ObservedPane:
+    from dataclasses import replace
+
+    return replace(observed_pane, session_name=session)
+
+
+def foreign(agent_name: str, **kw) -> ObservedPane:
+    """A pane of another ORCH_HOME's project that is also called `shop` (its own id)."""
+    from dataclasses import replace
+
+    return replace(pane(agent_name, session=OTHER_HOME_SESSION, **kw), project_id="9f9f9f9f",
+                   session_project_id="9f9f9f9f")
+
+
+def mine(agent_name: str, project_id: str = "1a2b3c4d", **kw) -> ObservedPane:
+    from dataclasses import replace
+
+    return replace(pane(agent_name, **kw), project_id=project_id, session_project_id=project_id)
+
+
+@pytest.mark.parametrize(("observed", "expected"), [
+    # another home's `shop` only: ours is created beside it, theirs is neither renamed nor killed
+    ((foreign("pm"), foreign("dev", index=1)),
+     [("CreateSession", f"session {SESSION}"), ("CreateWindow", "window pm"), ("CreateWindow", "window dev")]),
+    # both: ours is converged, theirs (an agent ours does not have, too) is left alone
+    ((mine("pm"), mine("dev", index=1), foreign("pm"), foreign("qa", index=2)), []),
+    # marked by an older orch (no id) in our session: ours
+    ((mine("pm", project_id=""), mine("dev", project_id="", index=1)), []),
+    # no id outside our session: not ours (it might be anyone's)
+    ((replace_session(mine("pm", project_id=""), "shop-old"),),
+     [("CreateSession", f"session {SESSION}"), ("CreateWindow", "window pm"), ("CreateWindow", "window dev")]),
+], ids=["theirs-only", "both", "unmarked-in-our-session", "unmarked-elsewhere"])
+def test_another_homes_project_of_the_same_name_is_not_ours(observed, expected):
+    desired = project(agent("pm"), agent("dev"))
+    plan = plan_project(desired, Observed(observed).owned("shop", desired.id, desired.session), {}, NOW)
+    assert kinds(plan) == expected
+    killed = plan_destroy("shop", SESSION, Observed(observed).owned("shop", desired.id, SESSION)).actions
+    assert all(a.pane.session_name == SESSION for a in killed)
+    assert len(killed) == (0 if expected else 2)
+
+
 def hand_made(window_name: str, index: int) -> ObservedPane:
     """A window of a session orch did not create: no marks at all."""
     return replace(pane("", session_project="", index=index), window_name=window_name)

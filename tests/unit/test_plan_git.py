@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reconciler.model_git import (
-    CheckedOut, CreateWorktree, DesiredWorktree, Escalate, GitSettings, Integrate, RemoveWorktree, RepoFacts,
-    SkipSync, SyncRecord, SyncWorktree, WorktreeFacts,
+    CheckedOut, CreateWorktree, DesiredWorktree, Escalate, GitSettings, Integrate, KeepWorktree, RemoveWorktree,
+    RepoFacts, SkipSync, SyncRecord, SyncWorktree, WorktreeFacts,
 )
 from reconciler.plan_git import plan_escalations, plan_worktrees, worktree_state
 
@@ -123,17 +123,47 @@ def test_integration_table(seen, record, expected):
     "left, expected",
     [
         (facts("old"), ["RemoveWorktree"]),
-        (facts("old", ahead=1), []),  # unmerged work: kept
-        (facts("old", dirty=True), []),  # uncommitted work: kept
-        (facts("old", operation="merge"), []),
+        (facts("old", ahead=1), ["KeepWorktree"]),  # unmerged work: kept, and said where
+        (facts("old", dirty=True), ["KeepWorktree"]),  # uncommitted work: kept
+        (facts("old", operation="merge"), ["KeepWorktree"]),
     ],
 )
 def test_leftover_worktrees_are_removed_only_when_empty(left, expected):
     checkout = CheckedOut(f"{WT}/old", "o", "orch/old")
     actions, _ = plan_worktrees("shop", settings(), repo(checkout), {}, {}, {"old": left}, sync=False)
     assert kinds(actions) == expected
-    if expected:
+    if expected == ["RemoveWorktree"]:
         assert isinstance(actions[0], RemoveWorktree) and actions[0].branch == "orch/old"
+    else:
+        assert isinstance(actions[0], KeepWorktree) and actions[0].path == f"{WT}/old" and f"{WT}/old" in actions[0].reason
+        kept = {"old": SyncRecord("old", state="kept")}  # said once
+        assert plan_worktrees("shop", settings(), repo(checkout), {}, kept, {"old": left}, sync=False)[0] == []
+
+
+def test_a_removed_agents_worktree_on_a_users_branch_keeps_that_branch():
+    checkout = CheckedOut(f"{WT}/old", "o", "user-feature")
+    actions, _ = plan_worktrees("shop", settings(), repo(checkout), {}, {}, {"old": facts("old")}, sync=False)
+    assert kinds(actions) == ["RemoveWorktree"] and actions[0].branch is None  # `branch -d` only for orch/old
+
+
+@pytest.mark.parametrize(
+    "seen, record, expected",
+    [
+        (facts(behind=2, foreign=True, checked_out="user-feature"), None, ["SkipSync"]),
+        (facts(foreign=True, checked_out=None), None, ["SkipSync"]),  # detached: said too, not behind
+        (facts(behind=2, foreign=True), SyncRecord("dev", state="foreign-branch"), []),  # said once
+        (facts(ahead=2, foreign=True), SyncRecord("dev", state="foreign-branch"), []),  # never integrated
+        (facts(ahead=2, foreign=True), SyncRecord("dev", state="synced"), ["SkipSync"]),
+    ],
+)
+def test_a_worktree_on_a_foreign_branch_is_never_synced_or_integrated(seen, record, expected):
+    records = {"dev": record} if record else {}
+    actions, _ = plan_worktrees("shop", settings("dev", integrate="fast-forward"), repo(), {"dev": seen}, records,
+                                {}, sync=True)
+    assert kinds(actions) == expected
+    if actions:
+        assert actions[0].state == "foreign-branch" and "orch/dev" in actions[0].reason
+    assert worktree_state(seen, record, UP) == "foreign-branch"
 
 
 def test_escalations_once_per_conflicting_upstream_commit():
@@ -158,6 +188,7 @@ def test_escalations_once_per_conflicting_upstream_commit():
         (facts(behind=1, dirty=True), SyncRecord("dev", conflict_upstream=UP), "conflict"),
         (facts(behind=1, dirty=True), None, "dirty"),
         (facts(operation="rebase"), None, "dirty"),
+        (facts(behind=1, foreign=True), SyncRecord("dev", conflict_upstream=UP), "foreign-branch"),
         (facts(behind=3), None, "behind"),
         (facts(ahead=3), None, "synced"),
         (facts(), SyncRecord("dev", conflict_upstream="old"), "synced"),

@@ -82,14 +82,15 @@ def test_reference_validates_in_process():
     loaded = load_manifest(REFERENCE)
     manifest = loaded.manifest
     assert manifest.metadata.name == "reference"
-    assert [agent.name for agent in manifest.spec.agents] == ["pm", "dev"]
+    # spec.team.template: base adds its orchestrator; pm (role project_manager) takes base's manager role
+    assert [agent.name for agent in manifest.spec.agents] == ["orchestrator", "pm", "dev"]
     assert manifest.spec.repo is None and manifest.spec.upstream is None
 
 
 def test_reference_validates_with_the_cli_from_its_folder():
     result = subprocess.run([ORCH, "validate", "reference.yaml"], cwd=MANIFESTS, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "reference.yaml: ok (project reference, 2 agents)"
+    assert result.stdout.strip() == "reference.yaml: ok (project reference, 3 agents)"
 
 
 def test_reference_sets_every_field_except_the_repository_ones():
