@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the Prometheus text format to PATH, atomically")
 
     command("schema", "print the manifest's JSON Schema")
+    p = command("hook", "(inside an agent) report one of its hook events, JSON on stdin, to orch; always exits 0")
+    p.add_argument("event", metavar="EVENT", help="the hook's event name, e.g. UserPromptSubmit")
     from reconciler.teams.cli import add_commands as add_team_commands
 
     add_team_commands(command, common)
@@ -331,6 +333,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if result["ok"]:
                 print(f"{result['file']}: ok (project {result['project']}, {result['agents']} agents)")
     return 1 if failed else 0
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    """What the hooks orch gives Claude Code run (they call reconciler/hook.py directly, faster)."""
+    from reconciler.hook import main as hook_main
+
+    import re
+
+    project, agent = os.environ.get("ORCH_PROJECT", ""), os.environ.get("ORCH_AGENT", "")
+    names_ok = all(re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) for name in (project, agent))
+    found = sorted(args.home.glob(f"projects/{project}-*/agents/{agent}/events.jsonl")) if names_ok else []
+    if len(found) == 1:
+        hook_main(["hook", args.event, str(found[0]), str(args.home / "run")])
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -358,7 +358,8 @@ def observe_worktrees(settings, repo) -> tuple[dict, dict]:
 def _escalation_guard(store: Store, desired: DesiredProject):
     from reconciler.execute.checkins import credit_guard
 
-    return lambda agent: credit_guard(store, desired.name, agent, desired.credit_shared, desired.credit_patterns)
+    return lambda agent: credit_guard(store, desired.name, agent, desired.credit_shared, desired.credit_patterns,
+                                      desired.kind_of(agent))
 
 
 def sync_project(ctx: Context, loaded: LoadedManifest, repeat_problems: bool = True) -> PassResult:
@@ -598,11 +599,12 @@ def _sync_schedules(store: Store, desired: DesiredProject) -> None:
 def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed: Observed, result: PassResult,
                    missed_before: float, lookahead: float, lanes: Lanes | None = None) -> None:
     from reconciler.execute.checkins import CheckinExecutor, observe_credit
+    from reconciler.agent_events import agents_in_turn
     from reconciler.plan_checkins import next_wake, plan_checkins
     from reconciler.state import ledger
 
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
-    observe_credit(ctx.tmux, store, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
+    observe_credit(ctx.tmux, store, ctx.home, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
     firings = ledger.open_firings(store, desired.name)
     if lanes is not None:  # an agent whose lane is busy is left alone: its own delivery settles its firing
         now = time.time()
@@ -611,12 +613,13 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
         firings = [f for f in firings if f.agent not in busy]
         result.wake_at = _earliest(result.wake_at, lanes.next_free())
     now = time.time()
+    in_turn = agents_in_turn(ctx.home, desired, store.agent_facts(desired.name), panes, now)
     actions = plan_checkins(desired, ledger.schedules(store, desired.name), firings,
-                            panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before)
+                            panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before, in_turn)
     if actions:
         result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired, lanes).execute(actions)
     wake = next_wake(ledger.schedules(store, desired.name), ledger.credit_holds(store, desired.name), panes,
-                     desired.credit_shared, time.time())
+                     desired.credit_shared, time.time(), desired, in_turn)
     result.wake_at = _earliest(result.wake_at, wake)
 
 
