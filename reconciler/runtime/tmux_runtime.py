@@ -66,11 +66,11 @@ class TmuxRuntime:
             project, agent = desired_of(spec)
             target = f"={spec.session}:"
             if spec.session in sessions:
-                commands = [["new-window", "-t", target, "-n", agent.name, *launch_args(project, agent)]]
+                commands = [["new-window", "-t", target, "-n", agent.name, *launch_args(self.home, project, agent)]]
             else:
                 sessions.add(spec.session)
                 commands = [["new-session", "-d", "-s", spec.session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
-                             "-n", agent.name, *launch_args(project, agent)],
+                             "-n", agent.name, *launch_args(self.home, project, agent)],
                             *mark_session(project, self.home, target)]
             groups.append(commands + mark_agent_pane(project, agent, target))
         results: list[str | None] = [None] * len(specs)
@@ -85,7 +85,7 @@ class TmuxRuntime:
     def restart(self, slot_id: str, spec: StartSpec) -> str | None:
         self._end_trees([slot_id])
         project, agent = desired_of(spec)
-        result = self.tmux.run(["respawn-pane", "-k", "-t", slot_id, *launch_args(project, agent)],
+        result = self.tmux.run(["respawn-pane", "-k", "-t", slot_id, *launch_args(self.home, project, agent)],
                                *mark_agent_pane(project, agent, slot_id), check=False)
         return None if result.returncode == 0 else result.stderr.strip()
 
