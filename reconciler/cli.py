@@ -653,12 +653,15 @@ def cmd_events(args: argparse.Namespace) -> int:
     ctx = _context(args)
     store = ctx.store()
     kinds = tuple(kind for value in args.kind for kind in value.split(",") if kind)
-    events = store.events(args.name, limit=args.limit, agent=args.agent, kinds=kinds)
+    # The newest event first: what is printed ends there and following starts after it, so an event
+    # written meanwhile is printed once, by the follow, whatever the filter matched.
+    newest = store.events(args.name, limit=1)
+    until = newest[-1].id if newest else 0
+    events = [e for e in store.events(args.name, limit=args.limit, agent=args.agent, kinds=kinds) if e.id <= until]
     for event in events:
         print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
     if args.follow:
-        newest = store.events(args.name, limit=1)  # follow from now, whatever the filter matched
-        for event in store.follow_events(args.name, newest[-1].id if newest else 0, agent=args.agent, kinds=kinds):
+        for event in store.follow_events(args.name, until, agent=args.agent, kinds=kinds):
             print(json.dumps(event.as_json()) if args.output == "json" else event_line(event), flush=True)
     return 0
 
