@@ -23,6 +23,7 @@ class DesiredAgent:
     spec_hash: str  # what decides that the window must be recreated
     spec: tuple[tuple[str, object], ...]  # command/cwd/env (and an explicit kind), for explaining a changed hash
     kind: str = "generic"  # the driver (reconciler.drivers): given, or detected from the command
+    restart: str = "resume"  # resume | fresh: whether a restarted agent keeps its conversation (not in spec_hash)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,8 @@ class RestartAgent(Action):
     agent: DesiredAgent
     pane: ObservedPane
     crash_streak: int  # the streak after this restart
+    fresh: bool = False  # start a new conversation instead of resuming the last one
+    why_fresh: str = ""  # set when resuming was given up (it crash-looped)
     symbol = "~"
 
     @property
@@ -254,7 +257,7 @@ class RestartAgent(Action):
     @property
     def reason(self) -> str:
         status = "" if self.pane.dead_status is None else f" (exit {self.pane.dead_status})"
-        return f"agent exited{status}: restart"
+        return f"agent exited{status}: restart" + (f" fresh ({self.why_fresh})" if self.why_fresh else "")
 
 
 @dataclass(frozen=True)

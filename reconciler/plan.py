@@ -16,6 +16,7 @@ from reconciler.model import (
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 300.0
 HEALTHY_RUN_S = 600.0  # an agent that ran this long before dying starts a fresh backoff
+RESUME_TRIES = 3  # quick deaths in a row on resume after which a restart starts a fresh conversation
 
 Explain = Callable[[str], tuple[str, ...]]
 
@@ -140,6 +141,11 @@ def _restart_or_wait(project, agent, pane: ObservedPane, facts: AgentFacts | Non
     streak = (facts.crash_streak if facts else 0) if quick_crash else 0
     if died_at is not None and now < died_at + restart_delay(streak):
         return DeferRestart(project, agent.name, died_at + restart_delay(streak), pane.dead_status)
+    if agent.restart == "fresh":
+        return RestartAgent(project, agent, pane, streak + 1, fresh=True)
+    if streak >= RESUME_TRIES:  # the conversation itself may be what kills it
+        return RestartAgent(project, agent, pane, streak + 1, fresh=True,
+                            why_fresh=f"resuming died {streak} times in a row")
     return RestartAgent(project, agent, pane, streak + 1)
 
 

@@ -7,6 +7,7 @@ settings file holds it merged with orch's hooks, so both fire, and the user's fi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +176,55 @@ def test_a_checkin_due_during_a_turn_waits_for_its_end(tmp_path, orch, tmux_sock
             assert due + 3 < stop < checkin < stop + 2.0, (due, stop, checkin)
         else:
             assert due <= checkin < due + 2.0 < stop, (due, stop, checkin)
+
+
+def test_a_killed_claude_comes_back_with_its_conversation(tmp_path, orch, tmux_socket, claude_binary, orch_home):
+    """kill -9: orch restarts it with `--resume <the id it started it with>`; Claude reads its own
+    transcript back (SessionStart `source: resume`, the earlier turns go with the next request), and
+    the brief is not typed again (the conversation has it)."""
+    import os
+    import signal
+
+    from tests.conftest import tmux
+
+    def pane_pid() -> int:
+        return int(tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_pid}").split()[0])
+
+    def cmdline(pid: int) -> str:
+        return open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
+
+    def claude_pid(shell: int) -> int:  # tmux runs the command under `sh -c`
+        children = open(f"/proc/{shell}/task/{shell}/children").read().split()
+        return int(children[0]) if children else shell
+
+    with StandinAPI() as api:
+        manifest, hook_log = claude_manifest(tmp_path, claude_binary, api.url, "      brief: \"You are dev.\"\n")
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: "Stop" in names(orch_home), timeout=30, what="the brief's turn")
+        session = json.loads(next(orch_home.glob("projects/real-*/agents/dev/claude-session.json")).read_text())["id"]
+        assert events_of(orch_home, "SessionStart")[0]["data"]["session_id"] == session
+        transcript = Path(events_of(orch_home, "SessionStart")[0]["data"]["transcript_path"])
+        wait_until(lambda: transcript.is_file() and "You are dev." in transcript.read_text(), timeout=10,
+                   what="Claude to write its transcript")
+        first = pane_pid()
+        assert f"--session-id {session}" in cmdline(first)
+        os.kill(claude_pid(first), signal.SIGKILL)
+        wait_until(lambda: "dead" in tmux(tmux_socket, "list-panes", "-a", "-F", "#{?pane_dead,dead,}"),
+                   timeout=10, what="tmux to see the death")
+        assert orch("reconcile", str(manifest)).returncode == 0
+        second = pane_pid()
+        assert second != first
+        assert f"--resume {session}" in cmdline(second)
+        wait_until(lambda: len(events_of(orch_home, "SessionStart")) == 2, timeout=30, what="the resumed start")
+        resumed = events_of(orch_home, "SessionStart")[-1]["data"]
+        assert (resumed["source"], resumed["session_id"]) == ("resume", session)
+        assert orch("send", "real/dev", "what was your brief?").returncode == 0
+        texts = json.dumps(api.message_requests()[-1]["body"]["messages"])
+        assert "You are dev." in texts and "what was your brief?" in texts
+        assert prompts(hook_log) == ["You are dev.", "what was your brief?"], "the brief was typed again"
+        restarted = delivered(orch, "agent.restarted")
+        assert restarted[-1]["data"]["resumed"] is True
+
+
+def events_of(orch_home, name: str) -> list[dict]:
+    return [e for e in agent_events(orch_home) if e["event"] == name]

@@ -291,3 +291,31 @@ def test_adopt_never_takes_a_session_another_project_owns():
     observed = Observed((pane("", session_project="blog"),))
     plan = plan_project(project(agent("pm")), observed, {}, NOW, adopt=True)
     assert plan.actions == () and "belongs to orch project 'blog'" in plan.problems[0].message
+
+
+@pytest.mark.parametrize(
+    "restart, streak, fresh, why",
+    [
+        ("resume", 0, False, ""),  # the first death: resume the conversation
+        ("resume", 2, False, ""),  # died quickly twice on resume: still resume
+        ("resume", 3, True, "resuming died 3 times in a row"),  # the third quick death on resume: fresh
+        ("resume", 5, True, "resuming died 5 times in a row"),
+        ("fresh", 0, True, ""),  # asked for: always fresh, nothing to say
+    ],
+)
+def test_restart_resumes_until_resuming_crash_loops(restart, streak, fresh, why):
+    died = NOW - 400  # past every backoff
+    facts = {"pm": AgentFacts("shop", "pm", started_at=died - 5, crash_streak=streak)}
+    desired = project(replace(agent("pm"), restart=restart))
+    action = plan_project(desired, Observed((pane("pm", dead=True, status=1, dead_time=died),)), facts, NOW).actions[0]
+    assert isinstance(action, RestartAgent)
+    assert (action.fresh, action.why_fresh) == (fresh, why)
+    assert ("fresh" in action.reason) == bool(why)
+
+
+def test_a_healthy_run_resumes_again():
+    died = NOW - 100
+    facts = {"pm": AgentFacts("shop", "pm", started_at=died - 5000, crash_streak=7)}
+    action = plan_project(project(agent("pm")), Observed((pane("pm", dead=True, status=1, dead_time=died),)),
+                          facts, NOW).actions[0]
+    assert isinstance(action, RestartAgent) and not action.fresh
