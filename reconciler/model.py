@@ -285,6 +285,7 @@ class ReplaceAgent(Action):
     agent: DesiredAgent
     pane: ObservedPane
     changes: tuple[str, ...]
+    disruptive: bool = False  # its process is alive: replacing it ends its conversation
     symbol = "-/+"
 
     @property
@@ -294,6 +295,30 @@ class ReplaceAgent(Action):
     @property
     def reason(self) -> str:
         return "; ".join(self.changes) or "agent spec changed"
+
+
+@dataclass(frozen=True)
+class PendingReplace(Action):
+    """A replacement that would end a live agent's conversation while it reports being busy: made
+    once it is idle (the watcher's next pass), or now with `orch apply --allow-restart`."""
+
+    project: str
+    agent: str
+    changes: tuple[str, ...]
+    state: str  # what the agent reports it is doing
+    disruptive = True
+    symbol = "-/+"
+    counts_as = "none"
+
+    @property
+    def target(self) -> str:
+        return f"window {self.agent}"
+
+    @property
+    def reason(self) -> str:
+        changed = "; ".join(self.changes) or "agent spec changed"
+        return (f"{changed}; pending: the agent is {self.state}, replaced once it is idle "
+                "(now: orch apply --allow-restart)")
 
 
 @dataclass(frozen=True)

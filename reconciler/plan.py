@@ -10,7 +10,7 @@ from typing import Callable, Mapping
 
 from reconciler.model import (
     Action, AdoptSession, AdoptWindow, AgentFacts, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
-    Observed, ObservedPane, Plan, Problem, RenameSession, ReplaceAgent, RestartAgent,
+    Observed, ObservedPane, PendingReplace, Plan, Problem, RenameSession, ReplaceAgent, RestartAgent,
 )
 
 BACKOFF_FIRST_S = 1.0
@@ -35,9 +35,13 @@ def plan_project(
     deliver_briefs: bool = True,
     explain: Explain = lambda name: (),
     adopt: bool = False,
+    busy: Mapping[str, str] | None = None,
+    allow_restart: bool = False,
 ) -> Plan:
     """Actions that make tmux match `desired`. `explain(agent)` says why a spec changed. `adopt`:
-    a session of the manifest's name that orch does not own is taken over, its windows kept."""
+    a session of the manifest's name that orch does not own is taken over, its windows kept.
+    `busy`: agent -> the state it reports when that is not idle; replacing such a live agent
+    waits (PendingReplace) unless `allow_restart`. An agent that reports nothing is replaced."""
     project = desired.name
     problems: list[Problem] = []
     actions: list[Action] = []
@@ -76,7 +80,11 @@ def plan_project(
         if pane is None:
             actions.append(CreateWindow(project, desired.session, agent))
         elif pane.spec_hash != agent.spec_hash:
-            actions.append(ReplaceAgent(project, agent, pane, explain(agent.name)))
+            state = (busy or {}).get(agent.name)
+            if not pane.dead and state is not None and not allow_restart:
+                actions.append(PendingReplace(project, agent.name, explain(agent.name), state))
+            else:
+                actions.append(ReplaceAgent(project, agent, pane, explain(agent.name), disruptive=not pane.dead))
         elif pane.dead:
             actions.append(_restart_or_wait(project, agent, pane, facts.get(agent.name), now))
         elif deliver_briefs and agent.brief and not _briefed(facts.get(agent.name), pane):

@@ -19,7 +19,7 @@ from reconciler.execute.lanes import Lanes
 from reconciler.execute.processes import terminate_tree
 from reconciler.model import (
     Action, AdoptSession, AdoptWindow, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent,
-    DesiredProject, KillWindow, Observed, ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
+    DesiredProject, KillWindow, Observed, ObservedPane, PendingReplace, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
 from reconciler.tmux import Command, Tmux, TmuxError, batches, escape_format
@@ -211,6 +211,8 @@ class TmuxExecutor:
             return Outcome(action, True, "pending: a delivery to this agent is under way")
         if isinstance(action, DeferRestart):
             return Outcome(action, True, f"waiting {max(0.0, action.until - time.time()):.1f}s")
+        if isinstance(action, PendingReplace):
+            return Outcome(action, True, f"pending: {action.reason}")
         if isinstance(action, AdoptSession):
             assert desired is not None
             self.tmux.run(*mark_session(desired, self.home, action.session_id))

@@ -228,3 +228,48 @@ def test_a_killed_claude_comes_back_with_its_conversation(tmp_path, orch, tmux_s
 
 def events_of(orch_home, name: str) -> list[dict]:
     return [e for e in agent_events(orch_home) if e["event"] == name]
+
+
+def test_a_spec_change_waits_for_a_working_claude_to_be_idle(tmp_path, orch, tmux_socket, claude_binary, orch_home):
+    """An env change would end Claude's conversation: while it is in a turn, `orch plan` flags the
+    line and `orch apply` leaves it pending (plan and status say so); the watcher replaces it right
+    after the turn's Stop; `--allow-restart` would not have waited."""
+    import subprocess
+
+    from tests.conftest import ORCH, tmux
+
+    def pane() -> tuple[str, str]:
+        return tuple(tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_pid} #{@orch_spec}").split())
+
+    with StandinAPI() as api:
+        manifest, _ = claude_manifest(tmp_path, claude_binary, api.url, "")
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: "SessionStart" in names(orch_home), timeout=30, what="Claude's start")
+        before = pane()
+        api.reply_delay = 6.0
+        assert orch("send", "real/dev", "think slowly").returncode == 0
+        manifest.write_text(manifest.read_text() + "        ORCH_TEST_CHANGED: \"1\"\n")
+        plan = orch("plan", str(manifest))
+        assert "-/+ window dev (restarts a live agent)" in plan.stdout and "pending: the agent is working" in plan.stdout
+        applied = orch("apply", str(manifest))
+        assert applied.returncode == 0 and "pending" in applied.stdout, applied.stdout + applied.stderr
+        assert pane() == before, "apply replaced a working agent"
+        status = orch.json("status")["projects"][0]["agents"][0]
+        assert status["pending_restart"] is True and "replaced once it is idle" in orch("status").stdout
+        assert "Stop" not in names(orch_home)
+        watcher = subprocess.Popen([ORCH, "reconcile", "--watch", str(manifest)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: pane()[0] != before[0], timeout=40, what="the replacement once idle")
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=30)
+        from datetime import datetime
+
+        replaced = delivered(orch, "agent.replaced")
+        assert len(replaced) == 1 and pane()[1] != before[1]
+        stops = [e["time"] for e in agent_events(orch_home) if e["event"] == "Stop"]
+        assert stops, "replaced before the turn ended"
+        replaced_at = datetime.fromisoformat(replaced[0]["time"].replace("Z", "+00:00")).timestamp()
+        assert replaced_at >= stops[0] - 1.0, (replaced[0]["time"], stops[0])  # iso times: to the second
+        assert orch.json("status")["projects"][0]["agents"][0]["pending_restart"] is False

@@ -319,3 +319,39 @@ def test_a_healthy_run_resumes_again():
     action = plan_project(project(agent("pm")), Observed((pane("pm", dead=True, status=1, dead_time=died),)),
                           facts, NOW).actions[0]
     assert isinstance(action, RestartAgent) and not action.fresh
+
+
+@pytest.mark.parametrize(
+    "dead, busy, allow, expected, disruptive",
+    [
+        (False, {}, False, "ReplaceAgent", True),  # idle, or reports nothing (generic): replaced, flagged
+        (False, {"pm": "working"}, False, "PendingReplace", True),  # mid-turn: waits for idle
+        (False, {"pm": "blocked"}, False, "PendingReplace", True),
+        (False, {"pm": "working"}, True, "ReplaceAgent", True),  # apply --allow-restart
+        (True, {"pm": "working"}, False, "ReplaceAgent", False),  # dead: no conversation to lose
+        (False, {"dev": "working"}, False, "ReplaceAgent", True),  # another agent's state counts not
+    ],
+)
+def test_a_replacement_that_ends_a_live_conversation_is_flagged_and_waits_for_idle(dead, busy, allow, expected,
+                                                                                    disruptive):
+    observed = Observed((pane("pm", spec="old", dead=dead, status=0 if dead else None, dead_time=NOW - 900),))
+    plan = plan_project(project(agent("pm")), observed, {}, NOW, busy=busy, allow_restart=allow,
+                        explain=lambda name: ("command changed",))
+    [action] = plan.actions
+    assert type(action).__name__ == expected and action.disruptive is disruptive
+    if expected == "PendingReplace":
+        assert "pending: the agent is " + busy["pm"] in action.reason and "--allow-restart" in action.reason
+        assert plan.counts() == {"add": 0, "change": 0, "destroy": 0}
+
+
+def test_plan_text_and_json_mark_a_disruptive_line():
+    from reconciler.render import plan_document, plan_text
+
+    desired = project(agent("pm"), agent("dev"))
+    observed = Observed((pane("pm", spec="old"), pane("dev", spec="old", index=1)))
+    plan = plan_project(desired, observed, {}, NOW, busy={"dev": "working"}, explain=lambda name: ("command changed",))
+    text = plan_text(plan, desired)
+    assert "-/+ window pm (restarts a live agent)" in text
+    assert "-/+ window dev (restarts a live agent)" in text and "pending: the agent is working" in text
+    actions = plan_document(plan)["actions"]
+    assert [(a["kind"], a.get("disruptive")) for a in actions] == [("ReplaceAgent", True), ("PendingReplace", True)]
