@@ -566,8 +566,8 @@ def busy_agents(ctx: Context, desired: DesiredProject, observed: Observed, facts
     replacement of those waits: reconciler/plan.py)."""
     from reconciler.agent_events import BUSY, reported_states
 
-    if not any(p.spec_hash != getattr(desired.agent(p.agent), "spec_hash", p.spec_hash)
-               for p in observed.agent_panes(desired.name)):
+    specs = {agent.name: agent.spec_hash for agent in desired.agents}
+    if not any(p.agent in specs and p.spec_hash != specs[p.agent] for p in observed.agent_panes(desired.name)):
         return {}  # nothing to replace: no events read
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
     return {agent: state for agent, state in reported_states(ctx.home, desired, facts, panes, now).items()
