@@ -219,8 +219,12 @@ def test_a_killed_claude_comes_back_with_its_conversation(tmp_path, orch, tmux_s
         resumed = events_of(orch_home, "SessionStart")[-1]["data"]
         assert (resumed["source"], resumed["session_id"]) == ("resume", session)
         assert orch("send", "real/dev", "what was your brief?").returncode == 0
-        texts = json.dumps(api.message_requests()[-1]["body"]["messages"])
-        assert "You are dev." in texts and "what was your brief?" in texts
+        def turn() -> str | None:  # the request of the new turn (Claude sends side requests too)
+            asked = [json.dumps(r["body"]["messages"]) for r in api.message_requests()]
+            return next((text for text in asked if "what was your brief?" in text), None)
+
+        assert "You are dev." in wait_until(turn, timeout=30, what="the new turn's request"), \
+            "the earlier turn did not go with the new one"
         assert prompts(hook_log) == ["You are dev.", "what was your brief?"], "the brief was typed again"
         restarted = delivered(orch, "agent.restarted")
         assert restarted[-1]["data"]["resumed"] is True
