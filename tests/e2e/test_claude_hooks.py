@@ -250,7 +250,7 @@ def test_a_spec_change_waits_for_a_working_claude_to_be_idle(tmp_path, orch, tmu
         assert orch("apply", str(manifest)).returncode == 0
         wait_until(lambda: "SessionStart" in names(orch_home), timeout=30, what="Claude's start")
         before = pane()
-        api.reply_delay = 6.0
+        api.reply_delay = 12.0  # room for plan, apply and status under load
         assert orch("send", "real/dev", "think slowly").returncode == 0
         manifest.write_text(manifest.read_text() + "        ORCH_TEST_CHANGED: \"1\"\n")
         plan = orch("plan", str(manifest))
