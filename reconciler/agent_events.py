@@ -86,16 +86,24 @@ def agents_in_turn(home: Path, project, facts, panes, now: float) -> frozenset[s
     """The live agents of `project` (a DesiredProject) that report a turn under way: working or
     blocked (reconciler/agent_state.py); a starting one is waited for by the delivery itself.
     `facts`: AgentFacts by name; `panes`: ObservedPane by agent."""
+    states = reported_states(home, project, facts, panes, now)
+    return frozenset(agent for agent, state in states.items() if state in ("working", "blocked"))
+
+
+BUSY = ("starting", "working", "blocked", "limited")  # a replacement would cut into what it is doing
+
+
+def reported_states(home: Path, project, facts, panes, now: float) -> dict[str, str]:
+    """agent -> the state each live agent of `project` that reports its own events is in."""
     from reconciler.agent_state import agent_state
 
-    in_turn = set()
+    states = {}
     for agent in project.agents:
         pane = panes.get(agent.name)
         stream = receipts_stream(home, project.name, project.id, agent.name, agent.kind)
-        if stream is None or pane is None or pane.dead:
+        if stream is None or pane is None or pane.dead or not stream.exists():
             continue
         fact = facts.get(agent.name)
-        state = agent_state(recent_events(stream), True, fact.started_at if fact else None, True, now)
-        if state.state in ("working", "blocked"):
-            in_turn.add(agent.name)
-    return frozenset(in_turn)
+        states[agent.name] = agent_state(recent_events(stream), True, fact.started_at if fact else None, True,
+                                         now).state
+    return states

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adopt", action="store_true",
                    help="take over a session of the manifest's name that orch did not create: its windows\n"
                         "named after agents (or their roles) are marked and kept running, never restarted")
+    p.add_argument("--allow-restart", action="store_true",
+                   help="replace a live agent whose spec changed even while it reports being busy (working,\n"
+                        "blocked, limited, starting); without it that waits until the agent is idle")
     p.add_argument("--lock-timeout", type=float, default=60.0, metavar="S",
                    help="seconds to wait for another orch working on the project (default 60)")
 
@@ -388,6 +391,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     loaded = load_manifest(args.file)
     ctx = _context(args, args.lock_timeout)
     ctx.adopt = args.adopt
+    ctx.allow_restart = args.allow_restart
     outcomes = converge(ctx, loaded)
     _warn(ctx)
     name = loaded.manifest.metadata.name

@@ -60,6 +60,7 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
                 spec_hash=spec_hash(dict(spec_fields)),
                 spec=spec_fields,
                 kind=resolve_driver(agent.kind, command).kind,
+                restart=agent.restart,
             )
         )
     return DesiredProject(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reconciler.model import DesiredAgent, DesiredProject
 
-VERSION = "orch-0.1.0/desired-3"
+VERSION = "orch-0.1.0/desired-4"
 
 
 def cache_key(manifest_sha256: str, upstream: str | None) -> str:
@@ -34,7 +34,8 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
     agents = tuple(
         DesiredAgent(name=a["name"], role=a["role"], command=a["command"], cwd=a["cwd"],
                      env=tuple(tuple(pair) for pair in a["env"]), brief=a["brief"], spec_hash=a["spec_hash"],
-                     spec=tuple((key, value) for key, value in a["spec"]), kind=a["kind"])
+                     spec=tuple((key, value) for key, value in a["spec"]), kind=a["kind"],
+                     restart=a["restart"])
         for a in data["agents"])
     checkins = ()
     if data["checkins"]:

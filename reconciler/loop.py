@@ -21,7 +21,7 @@ from reconciler.errors import LockTimeout, ProjectGone, UserError
 from reconciler.locks import exclusive, project_lock
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.execute.lanes import Lanes
-from reconciler.model import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan, Problem
+from reconciler.model import DeferRestart, DeliverBrief, DesiredProject, Observed, PendingReplace, Plan, Problem
 from reconciler import session_state
 from reconciler.observe.tmux import observe
 from reconciler.plan import plan_destroy, plan_project
@@ -46,6 +46,7 @@ class Context:
     screens_seen: dict[str, str] = field(default_factory=dict)  # pane id -> digest of its last screen judged for credit
     show_sensitive: bool = False  # `orch plan --show-sensitive`: env values in the explanations
     adopt: bool = False  # `apply --adopt`: take over a session of the manifest's name that orch did not create
+    allow_restart: bool = False  # `apply --allow-restart`: replace a live agent even while it reports being busy
     _store: Store | None = None
 
     @property
@@ -159,8 +160,10 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
 
 def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
     observed = observe_project(ctx, desired)
-    plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
-                        explain=explain_changes(store, desired, ctx.show_sensitive), adopt=ctx.adopt)
+    facts, now = store.agent_facts(desired.name), time.time()
+    plan = plan_project(desired, observed, facts, now,
+                        explain=explain_changes(store, desired, ctx.show_sensitive), adopt=ctx.adopt,
+                        busy=busy_agents(ctx, desired, observed, facts, now))
     if desired.git is not None:
         from dataclasses import replace
 
@@ -532,11 +535,12 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
     executor = TmuxExecutor(ctx.tmux, store, ctx.home, lanes)
     for _ in range(MAX_PASSES):
         observed = notice_deaths(ctx.tmux, store, desired, observe_project(ctx, desired, adopt=True))
-        plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
-                            explain=explain_changes(store, desired), adopt=ctx.adopt)
+        facts, now = store.agent_facts(desired.name), time.time()
+        plan = plan_project(desired, observed, facts, now, explain=explain_changes(store, desired), adopt=ctx.adopt,
+                            busy=busy_agents(ctx, desired, observed, facts, now), allow_restart=ctx.allow_restart)
         if plan.problems:
             raise UserError("\n".join(p.message for p in plan.problems))
-        work = [a for a in plan.actions if not isinstance(a, DeferRestart)
+        work = [a for a in plan.actions if not isinstance(a, (DeferRestart, PendingReplace))
                 and not (isinstance(a, DeliverBrief) and lanes is not None and lanes.busy(a.project, a.agent.name))]
         waits = [a.until for a in plan.actions if isinstance(a, DeferRestart)]
         if not work:
@@ -555,6 +559,19 @@ def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, resul
         if all(not o.ok for o in pass_outcomes):
             break
     return observe_project(ctx, desired)
+
+
+def busy_agents(ctx: Context, desired: DesiredProject, observed: Observed, facts, now: float) -> dict[str, str]:
+    """agent -> its reported state, for the live agents that report one other than idle (a
+    replacement of those waits: reconciler/plan.py)."""
+    from reconciler.agent_events import BUSY, reported_states
+
+    specs = {agent.name: agent.spec_hash for agent in desired.agents}
+    if not any(p.agent in specs and p.spec_hash != specs[p.agent] for p in observed.agent_panes(desired.name)):
+        return {}  # nothing to replace: no events read
+    panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
+    return {agent: state for agent, state in reported_states(ctx.home, desired, facts, panes, now).items()
+            if state in BUSY}
 
 
 def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: Observed) -> Observed:

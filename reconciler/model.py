@@ -23,6 +23,7 @@ class DesiredAgent:
     spec_hash: str  # what decides that the window must be recreated
     spec: tuple[tuple[str, object], ...]  # command/cwd/env (and an explicit kind), for explaining a changed hash
     kind: str = "generic"  # the driver (reconciler.drivers): given, or detected from the command
+    restart: str = "resume"  # resume | fresh: whether a restarted agent keeps its conversation (not in spec_hash)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,8 @@ class RestartAgent(Action):
     agent: DesiredAgent
     pane: ObservedPane
     crash_streak: int  # the streak after this restart
+    fresh: bool = False  # start a new conversation instead of resuming the last one
+    why_fresh: str = ""  # set when resuming was given up (it crash-looped)
     symbol = "~"
 
     @property
@@ -254,7 +257,7 @@ class RestartAgent(Action):
     @property
     def reason(self) -> str:
         status = "" if self.pane.dead_status is None else f" (exit {self.pane.dead_status})"
-        return f"agent exited{status}: restart"
+        return f"agent exited{status}: restart" + (f" fresh ({self.why_fresh})" if self.why_fresh else "")
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,7 @@ class ReplaceAgent(Action):
     agent: DesiredAgent
     pane: ObservedPane
     changes: tuple[str, ...]
+    disruptive: bool = False  # its process is alive: replacing it ends its conversation
     symbol = "-/+"
 
     @property
@@ -291,6 +295,30 @@ class ReplaceAgent(Action):
     @property
     def reason(self) -> str:
         return "; ".join(self.changes) or "agent spec changed"
+
+
+@dataclass(frozen=True)
+class PendingReplace(Action):
+    """A replacement that would end a live agent's conversation while it reports being busy: made
+    once it is idle (the watcher's next pass), or now with `orch apply --allow-restart`."""
+
+    project: str
+    agent: str
+    changes: tuple[str, ...]
+    state: str  # what the agent reports it is doing
+    disruptive = True
+    symbol = "-/+"
+    counts_as = "none"
+
+    @property
+    def target(self) -> str:
+        return f"window {self.agent}"
+
+    @property
+    def reason(self) -> str:
+        changed = "; ".join(self.changes) or "agent spec changed"
+        return (f"{changed}; pending: the agent is {self.state}, replaced once it is idle "
+                "(now: orch apply --allow-restart)")
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from typing import Callable, Mapping
 
 from reconciler.model import (
     Action, AdoptSession, AdoptWindow, AgentFacts, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
-    Observed, ObservedPane, Plan, Problem, RenameSession, ReplaceAgent, RestartAgent,
+    Observed, ObservedPane, PendingReplace, Plan, Problem, RenameSession, ReplaceAgent, RestartAgent,
 )
 
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 300.0
 HEALTHY_RUN_S = 600.0  # an agent that ran this long before dying starts a fresh backoff
+RESUME_TRIES = 3  # quick deaths in a row on resume after which a restart starts a fresh conversation
 
 Explain = Callable[[str], tuple[str, ...]]
 
@@ -34,9 +35,13 @@ def plan_project(
     deliver_briefs: bool = True,
     explain: Explain = lambda name: (),
     adopt: bool = False,
+    busy: Mapping[str, str] | None = None,
+    allow_restart: bool = False,
 ) -> Plan:
     """Actions that make tmux match `desired`. `explain(agent)` says why a spec changed. `adopt`:
-    a session of the manifest's name that orch does not own is taken over, its windows kept."""
+    a session of the manifest's name that orch does not own is taken over, its windows kept.
+    `busy`: agent -> the state it reports when that is not idle; replacing such a live agent
+    waits (PendingReplace) unless `allow_restart`. An agent that reports nothing is replaced."""
     project = desired.name
     problems: list[Problem] = []
     actions: list[Action] = []
@@ -75,7 +80,11 @@ def plan_project(
         if pane is None:
             actions.append(CreateWindow(project, desired.session, agent))
         elif pane.spec_hash != agent.spec_hash:
-            actions.append(ReplaceAgent(project, agent, pane, explain(agent.name)))
+            state = (busy or {}).get(agent.name)
+            if not pane.dead and state is not None and not allow_restart:
+                actions.append(PendingReplace(project, agent.name, explain(agent.name), state))
+            else:
+                actions.append(ReplaceAgent(project, agent, pane, explain(agent.name), disruptive=not pane.dead))
         elif pane.dead:
             actions.append(_restart_or_wait(project, agent, pane, facts.get(agent.name), now))
         elif deliver_briefs and agent.brief and not _briefed(facts.get(agent.name), pane):
@@ -140,6 +149,11 @@ def _restart_or_wait(project, agent, pane: ObservedPane, facts: AgentFacts | Non
     streak = (facts.crash_streak if facts else 0) if quick_crash else 0
     if died_at is not None and now < died_at + restart_delay(streak):
         return DeferRestart(project, agent.name, died_at + restart_delay(streak), pane.dead_status)
+    if agent.restart == "fresh":
+        return RestartAgent(project, agent, pane, streak + 1, fresh=True)
+    if streak >= RESUME_TRIES:  # the conversation itself may be what kills it
+        return RestartAgent(project, agent, pane, streak + 1, fresh=True,
+                            why_fresh=f"resuming died {streak} times in a row")
     return RestartAgent(project, agent, pane, streak + 1)
 
 

@@ -16,8 +16,19 @@ def _paint(symbol: str, text: str) -> str:
     return f"\x1b[{_COLOURS.get(symbol, '0')}m{text}\x1b[0m"
 
 
+DISRUPTIVE = "(restarts a live agent)"
+
+
 def action_document(action: Action) -> dict[str, Any]:
-    return {"op": action.symbol, "kind": type(action).__name__, "target": action.target, "reason": action.reason}
+    document = {"op": action.symbol, "kind": type(action).__name__, "target": action.target, "reason": action.reason}
+    if getattr(action, "disruptive", False):
+        document["disruptive"] = True
+    return document
+
+
+def _head(action: Action) -> str:
+    """The plan line's start: a replacement that ends a live agent's conversation says so."""
+    return f"{action.symbol} {action.target}" + (f" {DISRUPTIVE}" if getattr(action, "disruptive", False) else "")
 
 
 def plan_document(plan: Plan, upstream: str | None = None) -> dict[str, Any]:
@@ -37,9 +48,9 @@ def plan_text(plan: Plan, desired: DesiredProject) -> str:
              f"{desired.manifest_path})"]
     for problem in plan.problems:
         lines.append(f"  ! {problem.message}")
-    width = max((len(a.symbol) + 1 + len(a.target) for a in plan.actions), default=0)
+    width = max((len(_head(a)) for a in plan.actions), default=0)
     for action in plan.actions:
-        head = f"{action.symbol} {action.target}"
+        head = _head(action)
         lines.append("  " + _paint(action.symbol, head.ljust(width)) + (f"   {action.reason}" if action.reason else ""))
     if not plan.actions and not plan.problems:
         lines.append("No changes. tmux matches the manifest.")
@@ -180,6 +191,9 @@ def status_text(document: dict[str, Any], now: float | None = None, colour: bool
                 problems.append(f"{agent['name']}: conflict in {', '.join(worktree.get('conflict_files') or ['?'])}")
             if worktree.get("problem"):
                 problems.append(f"{agent['name']}: {worktree['problem']}")
+            if agent.get("pending_restart"):
+                problems.append(f"{agent['name']}: spec changed; replaced once it is idle "
+                                "(now: orch apply --allow-restart)")
         table = _table(rows, "  ")
         lines.append(table[0])
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

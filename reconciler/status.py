@@ -161,6 +161,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         desired, upstream_problem = _applied_desired(ctx, record)
         agents = [(agent.name, agent.role) for agent in desired.agents] if desired else []
         kinds = {agent.name: agent.kind for agent in desired.agents} if desired else {}
+        hashes = {agent.name: agent.spec_hash for agent in desired.agents} if desired else {}
         shared = bool(desired and desired.credit_shared)
         upstream, problem, worktrees = _worktrees(store, record, desired, upstream_problem)
         known = {agent for agent, _ in agents}
@@ -191,6 +192,8 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
                 "last_checkin": iso(last_checkins.get(agent)),
                 "last_activity": iso(_latest(state.last_activity, activity.get(pane.pane_id) if pane else None)),
                 "worktree": worktrees.get(agent),
+                # its spec changed but it runs the old one: a replacement waits for it to be idle
+                "pending_restart": alive and agent in hashes and pane.spec_hash != hashes[agent],
             })
         projects.append({
             "name": record.name,

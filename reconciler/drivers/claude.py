@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import uuid
 
 from reconciler.credit import WHEN_SRC
 from reconciler.drivers import Driver
@@ -100,6 +101,21 @@ def with_settings(command: str, settings_file: str) -> str:
     """The command with orch's `--settings` last (the last one is the one Claude Code reads; the
     user's own is merged into orch's file)."""
     return f"{command} --settings {shlex.quote(_checked(settings_file))}"
+
+
+# -- conversations: --session-id at start, --resume after a death (REAL_CLAUDE.md) ----------------
+
+_SESSION_OPTIONS = ("--session-id", "--resume", "-r", "--continue", "-c", "--fork-session")
+
+
+def names_session(words: list[str]) -> bool:
+    """Does the user's command already choose its conversation? Then orch adds no id of its own."""
+    return any(word in _SESSION_OPTIONS or word.partition("=")[0] in _SESSION_OPTIONS for word in words)
+
+
+def with_session(command: str, session: str, resume: bool) -> str:
+    """The command starting conversation `session` (a uuid), or resuming it."""
+    return f"{command} {'--resume' if resume else '--session-id'} {shlex.quote(str(uuid.UUID(session)))}"
 
 
 # -- receipts: UserPromptSubmit carries the submitted text (REAL_CLAUDE.md) -------------------------

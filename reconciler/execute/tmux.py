@@ -12,13 +12,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler import drivers
+from reconciler import agent_events, drivers
+from reconciler.execute import agent_hooks
 from reconciler.execute.delivery import deliver
 from reconciler.execute.lanes import Lanes
 from reconciler.execute.processes import terminate_tree
 from reconciler.model import (
     Action, AdoptSession, AdoptWindow, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent,
-    DesiredProject, KillWindow, Observed, ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
+    DesiredProject, KillWindow, Observed, ObservedPane, PendingReplace, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
 from reconciler.tmux import Command, Tmux, TmuxError, batches, escape_format
@@ -33,15 +34,15 @@ class Outcome:
     message: str
 
 
-def launch_args(home: Path, project: DesiredProject, agent: DesiredAgent) -> list[str]:
+def launch_args(home: Path, project: DesiredProject, agent: DesiredAgent, resume: bool = False) -> list[str]:
     """-n/-c/-e options and the command for new-session, new-window and respawn-pane (with the
-    agent's hooks into orch where its driver has them)."""
+    agent's hooks into orch where its driver has them; `resume`: its last conversation)."""
     from reconciler.execute.agent_hooks import launch_command
 
     args = ["-c", escape_format(agent.cwd)]
     for key, value in project.launch_env(agent):
         args += ["-e", f"{key}={value}"]
-    return args + [launch_command(home, project, agent)]
+    return args + [launch_command(home, project, agent, resume)]
 
 
 def mark_agent_pane(project: DesiredProject, agent: DesiredAgent, target: str) -> list[Command]:
@@ -168,15 +169,23 @@ class TmuxExecutor:
     def _one(self, action: Action, desired: DesiredProject | None) -> Outcome:
         if isinstance(action, RestartAgent):
             assert desired is not None
-            self._respawn(action.pane, desired, action.agent)
+            pid = self._respawn(action.pane, desired, action.agent, resume=not action.fresh)
             facts = self.store.agent_facts(action.project).get(action.agent.name)
+            # A resumed conversation holds its brief already: the new process counts as briefed.
+            resumed = pid is not None and agent_hooks.resumed(
+                agent_events.agent_dir(self.home, desired.name, desired.id, action.agent.name))
+            briefed = {"briefed_pane": action.pane.pane_id, "briefed_pid": pid} if resumed else {}
             self.store.update_agent(
                 action.project, action.agent.name, started_at=time.time(), crash_streak=action.crash_streak,
                 restarts=(facts.restarts if facts else 0) + 1, last_exit_status=action.pane.dead_status,
-                seen_dead_at=None, seen_dead_pid=None,
+                seen_dead_at=None, seen_dead_pid=None, **briefed,
             )
-            self._event(action, "agent.restarted", f"restarted {action.agent.name} ({action.reason})",
-                        exit_status=action.pane.dead_status)
+            if action.why_fresh:
+                self._event(action, "agent.resume_abandoned",
+                            f"{action.agent.name}: {action.why_fresh}; starting a fresh conversation")
+            self._event(action, "agent.restarted", f"restarted {action.agent.name} ({action.reason})"
+                        + ("; conversation resumed" if resumed else ""),
+                        exit_status=action.pane.dead_status, resumed=resumed)
             return Outcome(action, True, "restarted")
         if isinstance(action, ReplaceAgent):
             assert desired is not None
@@ -202,6 +211,8 @@ class TmuxExecutor:
             return Outcome(action, True, "pending: a delivery to this agent is under way")
         if isinstance(action, DeferRestart):
             return Outcome(action, True, f"waiting {max(0.0, action.until - time.time()):.1f}s")
+        if isinstance(action, PendingReplace):
+            return Outcome(action, True, f"pending: {action.reason}")
         if isinstance(action, AdoptSession):
             assert desired is not None
             self.tmux.run(*mark_session(desired, self.home, action.session_id))
@@ -230,12 +241,17 @@ class TmuxExecutor:
         self._event(action, "session.renamed", f"renamed session {action.old} back to {action.new}")
         return Outcome(action, True, "renamed")
 
-    def _respawn(self, pane: ObservedPane, desired: DesiredProject, agent: DesiredAgent) -> None:
+    def _respawn(self, pane: ObservedPane, desired: DesiredProject, agent: DesiredAgent,
+                 resume: bool = False) -> int | None:
+        """Start the agent anew in its pane; the new process's pid."""
         self._terminate(pane)
-        self.tmux.run(
-            ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(self.home, desired, agent)],
+        result = self.tmux.run(
+            ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(self.home, desired, agent, resume)],
             *mark_agent_pane(desired, agent, pane.pane_id),
+            ["display-message", "-p", "-t", pane.pane_id, "#{pane_pid}"],
         )
+        last = result.stdout.strip().rsplit("\n", 1)[-1]
+        return int(last) if last.isdigit() else None
 
     def _terminate(self, pane: ObservedPane) -> None:
         if pane.pane_pid:

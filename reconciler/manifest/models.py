@@ -123,6 +123,11 @@ class Agent(Strict):
         description="Which driver knows the program (its limit texts, its hooks); default: from the "
                     "command's program name, else generic (screen only).",
     )
+    restart: Literal["resume", "fresh"] = Field(
+        default="resume",
+        description="resume: a restarted agent keeps its conversation where its kind can (Claude Code "
+                    "`--resume`); fresh: it starts a new one. Changing it restarts nothing.",
+    )
     cwd: PathText | None = Field(
         default=None,
         description="Working folder; default: the worktree, else the repo, else the manifest folder.",

@@ -7,6 +7,7 @@ settings file holds it merged with orch's hooks, so both fire, and the user's fi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +176,104 @@ def test_a_checkin_due_during_a_turn_waits_for_its_end(tmp_path, orch, tmux_sock
             assert due + 3 < stop < checkin < stop + 2.0, (due, stop, checkin)
         else:
             assert due <= checkin < due + 2.0 < stop, (due, stop, checkin)
+
+
+def test_a_killed_claude_comes_back_with_its_conversation(tmp_path, orch, tmux_socket, claude_binary, orch_home):
+    """kill -9: orch restarts it with `--resume <the id it started it with>`; Claude reads its own
+    transcript back (SessionStart `source: resume`, the earlier turns go with the next request), and
+    the brief is not typed again (the conversation has it)."""
+    import os
+    import signal
+
+    from tests.conftest import tmux
+
+    def pane_pid() -> int:
+        return int(tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_pid}").split()[0])
+
+    def cmdline(pid: int) -> str:
+        return open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
+
+    def claude_pid(shell: int) -> int:  # tmux runs the command under `sh -c`
+        children = open(f"/proc/{shell}/task/{shell}/children").read().split()
+        return int(children[0]) if children else shell
+
+    with StandinAPI() as api:
+        manifest, hook_log = claude_manifest(tmp_path, claude_binary, api.url, "      brief: \"You are dev.\"\n")
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: "Stop" in names(orch_home), timeout=30, what="the brief's turn")
+        session = json.loads(next(orch_home.glob("projects/real-*/agents/dev/claude-session.json")).read_text())["id"]
+        assert events_of(orch_home, "SessionStart")[0]["data"]["session_id"] == session
+        transcript = Path(events_of(orch_home, "SessionStart")[0]["data"]["transcript_path"])
+        wait_until(lambda: transcript.is_file() and "You are dev." in transcript.read_text(), timeout=10,
+                   what="Claude to write its transcript")
+        first = pane_pid()
+        assert f"--session-id {session}" in cmdline(first)
+        os.kill(claude_pid(first), signal.SIGKILL)
+        wait_until(lambda: "dead" in tmux(tmux_socket, "list-panes", "-a", "-F", "#{?pane_dead,dead,}"),
+                   timeout=10, what="tmux to see the death")
+        assert orch("reconcile", str(manifest)).returncode == 0
+        second = pane_pid()
+        assert second != first
+        assert f"--resume {session}" in cmdline(second)
+        wait_until(lambda: len(events_of(orch_home, "SessionStart")) == 2, timeout=30, what="the resumed start")
+        resumed = events_of(orch_home, "SessionStart")[-1]["data"]
+        assert (resumed["source"], resumed["session_id"]) == ("resume", session)
+        assert orch("send", "real/dev", "what was your brief?").returncode == 0
+        def turn() -> str | None:  # the request of the new turn (Claude sends side requests too)
+            asked = [json.dumps(r["body"]["messages"]) for r in api.message_requests()]
+            return next((text for text in asked if "what was your brief?" in text), None)
+
+        assert "You are dev." in wait_until(turn, timeout=30, what="the new turn's request"), \
+            "the earlier turn did not go with the new one"
+        assert prompts(hook_log) == ["You are dev.", "what was your brief?"], "the brief was typed again"
+        restarted = delivered(orch, "agent.restarted")
+        assert restarted[-1]["data"]["resumed"] is True
+
+
+def events_of(orch_home, name: str) -> list[dict]:
+    return [e for e in agent_events(orch_home) if e["event"] == name]
+
+
+def test_a_spec_change_waits_for_a_working_claude_to_be_idle(tmp_path, orch, tmux_socket, claude_binary, orch_home):
+    """An env change would end Claude's conversation: while it is in a turn, `orch plan` flags the
+    line and `orch apply` leaves it pending (plan and status say so); the watcher replaces it right
+    after the turn's Stop; `--allow-restart` would not have waited."""
+    import subprocess
+
+    from tests.conftest import ORCH, tmux
+
+    def pane() -> tuple[str, str]:
+        return tuple(tmux(tmux_socket, "list-panes", "-a", "-F", "#{pane_pid} #{@orch_spec}").split())
+
+    with StandinAPI() as api:
+        manifest, _ = claude_manifest(tmp_path, claude_binary, api.url, "")
+        assert orch("apply", str(manifest)).returncode == 0
+        wait_until(lambda: "SessionStart" in names(orch_home), timeout=30, what="Claude's start")
+        before = pane()
+        api.reply_delay = 12.0  # room for plan, apply and status under load
+        assert orch("send", "real/dev", "think slowly").returncode == 0
+        manifest.write_text(manifest.read_text() + "        ORCH_TEST_CHANGED: \"1\"\n")
+        plan = orch("plan", str(manifest))
+        assert "-/+ window dev (restarts a live agent)" in plan.stdout and "pending: the agent is working" in plan.stdout
+        applied = orch("apply", str(manifest))
+        assert applied.returncode == 0 and "pending" in applied.stdout, applied.stdout + applied.stderr
+        assert pane() == before, "apply replaced a working agent"
+        status = orch.json("status")["projects"][0]["agents"][0]
+        assert status["pending_restart"] is True and "replaced once it is idle" in orch("status").stdout
+        assert "Stop" not in names(orch_home)
+        watcher = subprocess.Popen([ORCH, "reconcile", "--watch", str(manifest)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: pane()[0] != before[0], timeout=40, what="the replacement once idle")
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=30)
+        from datetime import datetime
+
+        replaced = delivered(orch, "agent.replaced")
+        assert len(replaced) == 1 and pane()[1] != before[1]
+        stops = [e["time"] for e in agent_events(orch_home) if e["event"] == "Stop"]
+        assert stops, "replaced before the turn ended"
+        replaced_at = datetime.fromisoformat(replaced[0]["time"].replace("Z", "+00:00")).timestamp()
+        assert replaced_at >= stops[0] - 1.0, (replaced[0]["time"], stops[0])  # iso times: to the second
+        assert orch.json("status")["projects"][0]["agents"][0]["pending_restart"] is False

@@ -168,3 +168,55 @@ def test_other_kinds_run_as_written(tmp_path):
     project, agent = _agent("codex --full-auto", str(tmp_path), kind="codex")
     assert launch_command(tmp_path / "home", project, agent) == "codex --full-auto"
     assert not (tmp_path / "home").exists()
+
+
+def _session_option(command: str) -> tuple[str, str]:
+    words = shlex.split(command)
+    index = next(i for i, w in enumerate(words) if w in ("--session-id", "--resume"))
+    assert words[-2] == "--settings", "orch's --settings must stay last"
+    return words[index], words[index + 1]
+
+
+def test_a_fresh_start_names_a_new_conversation_and_a_restart_resumes_it(tmp_path):
+    from reconciler import agent_events
+    from reconciler.execute.agent_hooks import launch_command, resumed
+
+    project, agent = _agent("claude", str(tmp_path))
+    home = tmp_path / "home"
+    option, first = _session_option(launch_command(home, project, agent))
+    folder = agent_events.agent_dir(home, "shop", "1a2b3c4d", "dev")
+    assert option == "--session-id" and not resumed(folder)
+    assert (folder / "claude-session.json").stat().st_mode & 0o777 == 0o600
+    assert _session_option(launch_command(home, project, agent, resume=True)) == ("--resume", first)
+    assert resumed(folder)
+    option, other = _session_option(launch_command(home, project, agent))  # created or replaced: fresh
+    assert option == "--session-id" and other != first and not resumed(folder)
+
+
+def test_a_conversation_whose_transcript_is_gone_starts_fresh(tmp_path):
+    from reconciler import agent_events
+    from reconciler.execute.agent_hooks import launch_command
+
+    project, agent = _agent("claude", str(tmp_path))
+    home = tmp_path / "home"
+    _, first = _session_option(launch_command(home, project, agent))
+    transcript = tmp_path / "t.jsonl"
+    stream = agent_events.events_file(home, "shop", "1a2b3c4d", "dev")
+    stream.write_text(json.dumps({"event": "SessionStart", "time": 1.0, "data": {
+        "session_id": first, "transcript_path": str(transcript), "source": "startup"}}) + "\n")
+    assert _session_option(launch_command(home, project, agent, resume=True))[0] == "--session-id"
+    _, second = _session_option(launch_command(home, project, agent))
+    stream.write_text(json.dumps({"event": "SessionStart", "time": 2.0, "data": {
+        "session_id": second, "transcript_path": str(transcript), "source": "startup"}}) + "\n")
+    transcript.write_text("{}\n")
+    assert _session_option(launch_command(home, project, agent, resume=True)) == ("--resume", second)
+
+
+@pytest.mark.parametrize("command", ["claude --resume 0b6d2c1e-0000-4000-8000-000000000000", "claude -c",
+                                     "claude --continue", "claude --session-id=0b6d2c1e-0000-4000-8000-000000000000"])
+def test_a_command_that_picks_its_conversation_is_left_to_it(tmp_path, command):
+    from reconciler.execute.agent_hooks import launch_command
+
+    project, agent = _agent(command, str(tmp_path))
+    words = shlex.split(launch_command(tmp_path / "home", project, agent, resume=True))
+    assert words[:-2] == shlex.split(command)

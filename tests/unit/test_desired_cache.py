@@ -35,3 +35,17 @@ def test_the_stored_upstream_is_in_the_key():
 def test_unreadable_files_miss_the_cache(tmp_path):
     assert desired_cache.read_bytes(tmp_path / "missing.yaml") is None
     assert desired_cache.read_bytes(Path(tmp_path)) is None
+
+
+def test_restart_is_kept_and_changes_no_spec_hash(tmp_path):
+    """`restart` is how a death is handled, not what runs: setting it recreates no window."""
+    def desired(extra: str):
+        manifest = tmp_path / "orch.yaml"
+        manifest.write_text("apiVersion: orch/v1\nkind: Project\nmetadata:\n  name: shop\nspec:\n  agents:\n"
+                            f"    - name: dev\n      command: claude\n{extra}")
+        return desired_project(load_manifest(manifest), "1a2b3c4d", tmp_path / "home", "sock", "")
+
+    default, fresh = desired(""), desired("      restart: fresh\n")
+    assert (default.agents[0].restart, fresh.agents[0].restart) == ("resume", "fresh")
+    assert default.agents[0].spec_hash == fresh.agents[0].spec_hash
+    assert desired_cache.load(desired_cache.dump(fresh), fresh.orch_env) == fresh

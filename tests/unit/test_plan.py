@@ -291,3 +291,67 @@ def test_adopt_never_takes_a_session_another_project_owns():
     observed = Observed((pane("", session_project="blog"),))
     plan = plan_project(project(agent("pm")), observed, {}, NOW, adopt=True)
     assert plan.actions == () and "belongs to orch project 'blog'" in plan.problems[0].message
+
+
+@pytest.mark.parametrize(
+    "restart, streak, fresh, why",
+    [
+        ("resume", 0, False, ""),  # the first death: resume the conversation
+        ("resume", 2, False, ""),  # died quickly twice on resume: still resume
+        ("resume", 3, True, "resuming died 3 times in a row"),  # the third quick death on resume: fresh
+        ("resume", 5, True, "resuming died 5 times in a row"),
+        ("fresh", 0, True, ""),  # asked for: always fresh, nothing to say
+    ],
+)
+def test_restart_resumes_until_resuming_crash_loops(restart, streak, fresh, why):
+    died = NOW - 400  # past every backoff
+    facts = {"pm": AgentFacts("shop", "pm", started_at=died - 5, crash_streak=streak)}
+    desired = project(replace(agent("pm"), restart=restart))
+    action = plan_project(desired, Observed((pane("pm", dead=True, status=1, dead_time=died),)), facts, NOW).actions[0]
+    assert isinstance(action, RestartAgent)
+    assert (action.fresh, action.why_fresh) == (fresh, why)
+    assert ("fresh" in action.reason) == bool(why)
+
+
+def test_a_healthy_run_resumes_again():
+    died = NOW - 100
+    facts = {"pm": AgentFacts("shop", "pm", started_at=died - 5000, crash_streak=7)}
+    action = plan_project(project(agent("pm")), Observed((pane("pm", dead=True, status=1, dead_time=died),)),
+                          facts, NOW).actions[0]
+    assert isinstance(action, RestartAgent) and not action.fresh
+
+
+@pytest.mark.parametrize(
+    "dead, busy, allow, expected, disruptive",
+    [
+        (False, {}, False, "ReplaceAgent", True),  # idle, or reports nothing (generic): replaced, flagged
+        (False, {"pm": "working"}, False, "PendingReplace", True),  # mid-turn: waits for idle
+        (False, {"pm": "blocked"}, False, "PendingReplace", True),
+        (False, {"pm": "working"}, True, "ReplaceAgent", True),  # apply --allow-restart
+        (True, {"pm": "working"}, False, "ReplaceAgent", False),  # dead: no conversation to lose
+        (False, {"dev": "working"}, False, "ReplaceAgent", True),  # another agent's state counts not
+    ],
+)
+def test_a_replacement_that_ends_a_live_conversation_is_flagged_and_waits_for_idle(dead, busy, allow, expected,
+                                                                                    disruptive):
+    observed = Observed((pane("pm", spec="old", dead=dead, status=0 if dead else None, dead_time=NOW - 900),))
+    plan = plan_project(project(agent("pm")), observed, {}, NOW, busy=busy, allow_restart=allow,
+                        explain=lambda name: ("command changed",))
+    [action] = plan.actions
+    assert type(action).__name__ == expected and action.disruptive is disruptive
+    if expected == "PendingReplace":
+        assert "pending: the agent is " + busy["pm"] in action.reason and "--allow-restart" in action.reason
+        assert plan.counts() == {"add": 0, "change": 0, "destroy": 0}
+
+
+def test_plan_text_and_json_mark_a_disruptive_line():
+    from reconciler.render import plan_document, plan_text
+
+    desired = project(agent("pm"), agent("dev"))
+    observed = Observed((pane("pm", spec="old"), pane("dev", spec="old", index=1)))
+    plan = plan_project(desired, observed, {}, NOW, busy={"dev": "working"}, explain=lambda name: ("command changed",))
+    text = plan_text(plan, desired)
+    assert "-/+ window pm (restarts a live agent)" in text
+    assert "-/+ window dev (restarts a live agent)" in text and "pending: the agent is working" in text
+    actions = plan_document(plan)["actions"]
+    assert [(a["kind"], a.get("disruptive")) for a in actions] == [("ReplaceAgent", True), ("PendingReplace", True)]
