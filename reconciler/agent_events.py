@@ -82,20 +82,23 @@ def receipts_stream(home: Path, project: str, project_id: str, agent: str, kind:
     return events_file(home, project, project_id, agent) if drivers.get(kind).reports else None
 
 
-def agents_in_turn(home: Path, project, facts, panes, now: float) -> frozenset[str]:
-    """The live agents of `project` (a DesiredProject) that report a turn under way: working or
-    blocked (reconciler/agent_state.py); a starting one is waited for by the delivery itself.
-    `facts`: AgentFacts by name; `panes`: ObservedPane by agent."""
+def in_turn(states: dict) -> frozenset[str]:
+    """The agents that report a turn under way: working or blocked (a starting one is waited for by
+    the delivery itself)."""
+    return frozenset(name for name, state in states.items() if state.state in ("working", "blocked"))
+
+
+def agent_states(home: Path, project, facts, panes, now: float) -> dict:
+    """AgentState by name of the live agents of `project` (a DesiredProject) whose kind reports its own
+    events (reconciler/agent_state.py). `facts`: AgentFacts by name; `panes`: ObservedPane by agent."""
     from reconciler.agent_state import agent_state
 
-    in_turn = set()
+    states = {}
     for agent in project.agents:
         pane = panes.get(agent.name)
         stream = receipts_stream(home, project.name, project.id, agent.name, agent.kind)
         if stream is None or pane is None or pane.dead:
             continue
         fact = facts.get(agent.name)
-        state = agent_state(recent_events(stream), True, fact.started_at if fact else None, True, now)
-        if state.state in ("working", "blocked"):
-            in_turn.add(agent.name)
-    return frozenset(in_turn)
+        states[agent.name] = agent_state(recent_events(stream), True, fact.started_at if fact else None, True, now)
+    return states

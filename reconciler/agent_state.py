@@ -27,6 +27,7 @@ class AgentState:
     state: str
     since: float | None = None  # when it entered this state (None: not known)
     last_activity: float | None = None  # the time of its last event
+    decayed: str | None = None  # unknown after its TTL: the state it had (a stall outlasts the TTL)
 
     def age(self, now: float) -> float | None:
         return None if self.since is None else max(0.0, now - self.since)
@@ -70,5 +71,5 @@ def agent_state(events: list[dict], alive: bool, started_at: float | None, repor
             return AgentState("starting", started_at, last_activity)
         return AgentState("unknown", None, last_activity)
     if now - since > TTL_S[state]:
-        return AgentState("unknown", since, last_activity)
+        return AgentState("unknown", since, last_activity, decayed=state)
     return AgentState(state, since, last_activity)

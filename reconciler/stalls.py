@@ -1,0 +1,206 @@
+"""Stalls: an agent blocked (a permission prompt or dialog) or silent while working for longer than
+`spec.stall_after` is reported once per stall to `sync.escalate_to`, with the last lines of its
+screen, and recorded as `agent.stalled` (`agent.unstalled` when it ends). Nothing is typed into the
+stalled agent itself.
+
+The planner (`plan_stalls`) is pure: agent states from their own events (reconciler/agent_state.py),
+what was already said (the store's `reported` rows: the stall's message, and to whom it was told),
+and `now`. Only kinds that report their state can stall: a generic agent's screen cannot tell
+"working but stuck" from "idle at a prompt orch does not know".
+
+The executor records the stall at once, and tells `escalate_to` through the ordinary delivery
+(its per-agent lock, and held while it is out of credit, like sync escalations); a report not
+delivered yet is tried again next pass, and is said once it is.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.agent_state import AgentState
+from reconciler.model import Action
+
+SCREEN_LINES = 12  # what the manager sees of the stalled agent's screen
+_WHAT = {"blocked": "blocked on a permission prompt or dialog", "working": "working without a sign of life"}
+
+
+@dataclass(frozen=True)
+class ReportStall(Action):
+    """Record an agent's stall (once) and tell `to` about it (once, when delivered)."""
+
+    project: str
+    agent: str
+    message: str  # the stall's identity: the same stall says the same thing on every pass
+    to: str | None  # None: nobody to tell (no escalate_to, or the stalled agent is escalate_to itself)
+    record: bool  # the event is not recorded yet
+    symbol = "!"
+    counts_as = "none"
+
+    @property
+    def target(self) -> str:
+        return f"stall of {self.agent}"
+
+    @property
+    def reason(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class EndStall(Action):
+    project: str
+    agent: str
+    symbol = "~"
+    counts_as = "none"
+
+    @property
+    def target(self) -> str:
+        return f"stall of {self.agent}"
+
+    @property
+    def reason(self) -> str:
+        return "the agent moved on"
+
+
+def stalled_from(state: AgentState) -> tuple[str, float] | None:
+    """What the agent is stuck in and since when the stall is counted: blocked, from the moment it
+    blocked; working, from its last event. A state that decayed (TTL) still counts as what it was."""
+    current = state.decayed or state.state
+    if current == "blocked" and state.since is not None:
+        return current, state.since
+    if current == "working":
+        anchor = state.last_activity if state.last_activity is not None else state.since
+        return (current, anchor) if anchor is not None else None
+    return None
+
+
+def stall_message(agent: str, what: str, anchor: float) -> str:
+    from reconciler.timefmt import iso
+
+    return f"{agent} is {_WHAT[what]} since {iso(anchor)}"
+
+
+def told_message(to: str, message: str) -> str:
+    return f"told {to}: {message}"
+
+
+def plan_stalls(project: str, states: dict[str, AgentState], reported: dict[str, str | None],
+                told: dict[str, str | None], stall_after: float, escalate_to: str | None,
+                now: float) -> tuple[list[Action], float | None]:
+    """The stall actions due now, and the next moment a stall may begin (None: none can).
+
+    `reported[agent]`: the stall message recorded for it; `told[agent]`: what escalate_to was told."""
+    actions: list[Action] = []
+    wake: float | None = None
+    for agent in sorted(set(states) | {a for a, m in reported.items() if m}):
+        state = states.get(agent)
+        stuck = stalled_from(state) if state is not None else None
+        if stuck is not None and now - stuck[1] < stall_after:
+            wake = min(wake, stuck[1] + stall_after) if wake is not None else stuck[1] + stall_after
+            stuck = None
+        if stuck is None:
+            if reported.get(agent):
+                actions.append(EndStall(project, agent))
+            continue
+        message = stall_message(agent, *stuck)
+        to = escalate_to if escalate_to != agent else None
+        record = reported.get(agent) != message
+        untold = to is not None and told.get(agent) != told_message(to, message)
+        if record or untold:
+            actions.append(ReportStall(project, agent, message, to if untold else None, record))
+    return actions, wake
+
+
+# -- the executor ---------------------------------------------------------------------------------
+
+def topic(agent: str) -> str:
+    return f"stall {agent}"
+
+
+def told_topic(agent: str) -> str:
+    return f"stall told {agent}"
+
+
+def check_stalls(tmux, store, home: Path, desired, panes: dict, states: dict[str, AgentState], now: float,
+                 lanes=None) -> tuple[list, float | None]:
+    """One pass: plan from the agents' states and the store, then record and tell. Returns the outcomes
+    and when to look again. `panes`: ObservedPane by agent (live ones are told and captured)."""
+    from reconciler.execute.tmux import Outcome
+
+    live = {a: s for a, s in states.items() if a in panes and not panes[a].dead}
+    names = set(live) | {a.name for a in desired.agents}
+    reported = {a: store.reported(desired.name, topic(a)) for a in names}
+    told = {a: store.reported(desired.name, told_topic(a)) for a in names if reported[a] or a in live}
+    actions, wake = plan_stalls(desired.name, live, reported, told, desired.stall_after_s, desired.escalate_to, now)
+    outcomes = []
+    for action in actions:
+        try:
+            outcomes.append(_execute(tmux, store, home, desired, panes, action, lanes))
+        except Exception as err:  # one failure never stops the others
+            outcomes.append(Outcome(action, False, f"{type(err).__name__}: {err}"))
+    return outcomes, wake
+
+
+def _execute(tmux, store, home: Path, desired, panes: dict, action: Action, lanes):
+    from reconciler.execute.tmux import Outcome
+
+    if isinstance(action, EndStall):
+        store.report_once(action.project, topic(action.agent), None, "agent.stalled", cleared="agent.unstalled",
+                          agent=action.agent)
+        store.report_once(action.project, told_topic(action.agent), None, "agent.stall_told")
+        return Outcome(action, True, "stall over")
+    screen = screen_tail(tmux, panes[action.agent].pane_id)
+    if action.record:
+        store.report_once(action.project, topic(action.agent), action.message, "agent.stalled", agent=action.agent,
+                          screen=screen, to=action.to)
+    if action.to is None:
+        return Outcome(action, True, "recorded")
+    work = lambda: [_tell(tmux, store, home, desired, panes, action, screen)]  # noqa: E731
+    if lanes is None:
+        return work()[0]
+    started = lanes.start(action.project, action.to, work)
+    return Outcome(action, True, "pending: handed to the agent's delivery lane" if started
+                   else f"pending: a delivery to {action.to} is under way")
+
+
+def screen_tail(tmux, pane_id: str, lines: int = SCREEN_LINES) -> list[str]:
+    """The last non-blank lines of the pane's visible screen."""
+    captured = tmux.run(["capture-pane", "-p", "-t", pane_id], check=False)
+    rows = [row.rstrip() for row in captured.stdout.splitlines()] if captured.returncode == 0 else []
+    while rows and not rows[-1]:
+        rows.pop()
+    return [row for row in rows if row][-lines:]
+
+
+def report_text(desired, action: ReportStall, screen: list[str]) -> str:
+    shown = "\n".join(f"  | {row}" for row in screen) or "  (its screen is empty)"
+    return (f"orch: agent {action.agent} of project {action.project} is stalled: {action.message} "
+            f"(longer than stall_after). orch typed nothing into it. Its screen ends with:\n{shown}\n"
+            f"Look at it in tmux window {desired.session}:{action.agent}.")
+
+
+def _tell(tmux, store, home: Path, desired, panes: dict, action: ReportStall, screen: list[str]):
+    from reconciler.execute.checkins import credit_guard
+    from reconciler.execute.delivery import deliver
+    from reconciler.execute.tmux import Outcome, delivery_lock
+
+    pane = panes.get(action.to)
+    if pane is None or pane.dead:
+        return Outcome(action, False, f"{action.to} is not running: the stall report waits for it")
+    from reconciler import drivers
+    from reconciler.agent_events import receipts_stream
+
+    kind = desired.kind_of(action.to)
+    result = deliver(tmux, pane.pane_id, report_text(desired, action, screen),
+                     lock_file=delivery_lock(home, action.project, action.to), ready_timeout=10.0,
+                     guard=credit_guard(store, action.project, action.to, desired.credit_shared,
+                                        desired.credit_patterns, kind),
+                     pid=pane.pane_pid, receipts=receipts_stream(home, action.project, desired.id, action.to, kind),
+                     dialogs=drivers.get(kind).dialogs)
+    if not result.ok:  # held back (out of credit) is as it should be; a failed delivery is tried next pass
+        return Outcome(action, result.held, f"stall report not delivered yet: {result.reason}")
+    store.report_once(action.project, told_topic(action.agent), told_message(action.to, action.message),
+                      "agent.stall_told", agent=action.agent, to=action.to, confirmed_by=result.confirmed_by,
+                      at=time.time())
+    return Outcome(action, True, f"told {action.to}")

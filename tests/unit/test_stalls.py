@@ -1,0 +1,83 @@
+"""Stalls planned from plain data: the agent's state, since when, now, and what was already said."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.agent_state import TTL_S, AgentState
+from reconciler.stalls import EndStall, ReportStall, plan_stalls, stall_message, told_message
+
+T0 = 1_800_000_000.0
+AFTER = 900.0
+BLOCKED = AgentState("blocked", T0, T0)
+WORKING = AgentState("working", T0, T0 + 100)  # submitted at T0, its last event at T0 + 100
+BLOCKED_MSG = stall_message("dev", "blocked", T0)
+WORKING_MSG = stall_message("dev", "working", T0 + 100)
+
+
+def plan(state, now, reported=None, told=None, escalate_to="pm", agent="dev"):
+    states = {agent: state} if state is not None else {}
+    actions, wake = plan_stalls("shop", states, {agent: reported}, {agent: told}, AFTER, escalate_to, T0 + now)
+    return actions, (None if wake is None else wake - T0)
+
+
+def report(message, to="pm", record=True):
+    return ReportStall("shop", "dev", message, to, record)
+
+
+@pytest.mark.parametrize(("state", "now", "reported", "told", "escalate_to", "expected", "wake"), [
+    # blocked: counted from the moment it blocked
+    (BLOCKED, 899, None, None, "pm", [], 900),
+    (BLOCKED, 900, None, None, "pm", [report(BLOCKED_MSG)], None),
+    (BLOCKED, 5000, None, None, "pm", [report(BLOCKED_MSG)], None),
+    # said and told: nothing more while the stall lasts
+    (BLOCKED, 901, BLOCKED_MSG, told_message("pm", BLOCKED_MSG), "pm", [], None),
+    (BLOCKED, 20000, BLOCKED_MSG, told_message("pm", BLOCKED_MSG), "pm", [], None),
+    # recorded but not delivered yet (held for credit, manager not running): told, not recorded again
+    (BLOCKED, 950, BLOCKED_MSG, None, "pm", [report(BLOCKED_MSG, record=False)], None),
+    # escalate_to changed meanwhile: the new one is told
+    (BLOCKED, 950, BLOCKED_MSG, told_message("pm", BLOCKED_MSG), "lead", [report(BLOCKED_MSG, "lead", False)], None),
+    # nobody to tell: recorded only, once
+    (BLOCKED, 950, None, None, None, [report(BLOCKED_MSG, None)], None),
+    (BLOCKED, 950, BLOCKED_MSG, None, None, [], None),
+    # the manager itself stalls: recorded, nothing typed into it
+    (AgentState("blocked", T0, T0), 950, None, None, "dev", [report(BLOCKED_MSG, None)], None),
+    # working: counted from its last event, not from the prompt
+    (WORKING, 999, None, None, "pm", [], 1000),
+    (WORKING, 1000, None, None, "pm", [report(WORKING_MSG)], None),
+    # a working state that decayed to unknown (TTL) is still the same stall
+    (AgentState("unknown", T0, T0 + 100, decayed="working"), TTL_S["working"] + 200, WORKING_MSG,
+     told_message("pm", WORKING_MSG), "pm", [], None),
+    # a new event while working: that stall is over, a new one is counted from it
+    (AgentState("working", T0, T0 + 1500), 1600, WORKING_MSG, told_message("pm", WORKING_MSG), "pm",
+     [EndStall("shop", "dev")], 2400),
+    # over: idle, limited, dead (gone from the states), unknown for a generic agent
+    (AgentState("idle", T0 + 2000, T0 + 2000), 2001, BLOCKED_MSG, told_message("pm", BLOCKED_MSG), "pm",
+     [EndStall("shop", "dev")], None),
+    (AgentState("limited", T0 + 2000, T0 + 2000), 2001, BLOCKED_MSG, None, "pm", [EndStall("shop", "dev")], None),
+    (None, 2001, BLOCKED_MSG, None, "pm", [EndStall("shop", "dev")], None),
+    (AgentState("unknown"), 5000, None, None, "pm", [], None),
+    (AgentState("idle", T0, T0), 5000, None, None, "pm", [], None),
+    # blocked again later: a new stall, said again
+    (AgentState("blocked", T0 + 3000, T0 + 3000), 3900, None, None, "pm",
+     [report(stall_message("dev", "blocked", T0 + 3000))], None),
+])
+def test_plan_stalls(state, now, reported, told, escalate_to, expected, wake):
+    assert plan(state, now, reported, told, escalate_to) == (expected, wake)
+
+
+def test_the_next_moment_is_the_earliest_stall_to_come():
+    states = {"a": AgentState("blocked", T0, T0), "b": AgentState("working", T0, T0 + 50), "c": AgentState("idle", T0)}
+    actions, wake = plan_stalls("shop", states, {}, {}, AFTER, "pm", T0 + 10)
+    assert actions == [] and wake == T0 + 900
+
+
+def test_a_stall_said_and_told_stays_quiet_on_every_later_pass():
+    reported, told = {}, {}
+    said = []
+    for now in range(0, 5000, 7):
+        actions, _ = plan_stalls("shop", {"dev": BLOCKED}, reported, told, AFTER, "pm", T0 + now)
+        for action in actions:
+            said.append(now)
+            reported["dev"], told["dev"] = action.message, told_message("pm", action.message)
+    assert said == [903]
