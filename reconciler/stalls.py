@@ -33,6 +33,7 @@ class ReportStall(Action):
     project: str
     agent: str
     message: str  # the stall's identity: the same stall says the same thing on every pass
+    what: str  # what it is stuck in now: blocked | working
     to: str | None  # None: nobody to tell (no escalate_to, or the stalled agent is escalate_to itself)
     record: bool  # the event is not recorded yet
     symbol = "!"
@@ -64,21 +65,21 @@ class EndStall(Action):
 
 
 def stalled_from(state: AgentState) -> tuple[str, float] | None:
-    """What the agent is stuck in and since when the stall is counted: blocked, from the moment it
-    blocked; working, from its last event. A state that decayed (TTL) still counts as what it was."""
+    """What the agent is stuck in, and since when it has shown no progress: its last event that was
+    not a wait for a person (a silent turn that then asks for permission is one stall, not two). A
+    state that decayed (TTL) still counts as what it was."""
     current = state.decayed or state.state
-    if current == "blocked" and state.since is not None:
-        return current, state.since
-    if current == "working":
-        anchor = state.last_activity if state.last_activity is not None else state.since
-        return (current, anchor) if anchor is not None else None
-    return None
+    if current not in _WHAT:
+        return None
+    anchor = next((t for t in (state.progress, state.since) if t is not None), None)
+    return (current, anchor) if anchor is not None else None
 
 
-def stall_message(agent: str, what: str, anchor: float) -> str:
+def stall_message(agent: str, anchor: float) -> str:
+    """The stall's identity: the same for as long as it lasts, whatever it is stuck in meanwhile."""
     from reconciler.timefmt import iso
 
-    return f"{agent} is {_WHAT[what]} since {iso(anchor)}"
+    return f"{agent} has shown no progress since {iso(anchor)}"
 
 
 def told_message(to: str, message: str) -> str:
@@ -103,12 +104,12 @@ def plan_stalls(project: str, states: dict[str, AgentState], reported: dict[str,
             if reported.get(agent):
                 actions.append(EndStall(project, agent))
             continue
-        message = stall_message(agent, *stuck)
+        message = stall_message(agent, stuck[1])
         to = escalate_to if escalate_to != agent else None
         record = reported.get(agent) != message
         untold = to is not None and told.get(agent) != told_message(to, message)
         if record or untold:
-            actions.append(ReportStall(project, agent, message, to if untold else None, record))
+            actions.append(ReportStall(project, agent, message, stuck[0], to if untold else None, record))
     return actions, wake
 
 
@@ -153,7 +154,7 @@ def _execute(tmux, store, home: Path, desired, panes: dict, action: Action, lane
     screen = screen_tail(tmux, panes[action.agent].pane_id)
     if action.record:
         store.report_once(action.project, topic(action.agent), action.message, "agent.stalled", agent=action.agent,
-                          screen=screen, to=action.to)
+                          state=action.what, screen=screen, to=action.to)
     if action.to is None:
         return Outcome(action, True, "recorded")
     work = lambda: [_tell(tmux, store, home, desired, panes, action, screen)]  # noqa: E731
@@ -175,8 +176,9 @@ def screen_tail(tmux, pane_id: str, lines: int = SCREEN_LINES) -> list[str]:
 
 def report_text(desired, action: ReportStall, screen: list[str]) -> str:
     shown = "\n".join(f"  | {row}" for row in screen) or "  (its screen is empty)"
-    return (f"orch: agent {action.agent} of project {action.project} is stalled: {action.message} "
-            f"(longer than stall_after). orch typed nothing into it. Its screen ends with:\n{shown}\n"
+    return (f"orch: agent {action.agent} of project {action.project} is stalled: {_WHAT[action.what]}; it "
+            f"{action.message.split(' ', 1)[1]} (longer than stall_after). orch typed nothing into it. Its "
+            f"screen ends with:\n{shown}\n"
             f"Look at it in tmux window {desired.session}:{action.agent}.")
 
 

@@ -9,10 +9,10 @@ from reconciler.stalls import EndStall, ReportStall, plan_stalls, stall_message,
 
 T0 = 1_800_000_000.0
 AFTER = 900.0
-BLOCKED = AgentState("blocked", T0, T0)
-WORKING = AgentState("working", T0, T0 + 100)  # submitted at T0, its last event at T0 + 100
-BLOCKED_MSG = stall_message("dev", "blocked", T0)
-WORKING_MSG = stall_message("dev", "working", T0 + 100)
+BLOCKED = AgentState("blocked", T0, T0)  # its last sign of progress: its start
+WORKING = AgentState("working", T0, T0 + 100, progress=T0 + 100)  # submitted at T0, its last event at T0 + 100
+BLOCKED_MSG = stall_message("dev", T0)
+WORKING_MSG = stall_message("dev", T0 + 100)
 
 
 def plan(state, now, reported=None, told=None, escalate_to="pm", agent="dev"):
@@ -21,8 +21,8 @@ def plan(state, now, reported=None, told=None, escalate_to="pm", agent="dev"):
     return actions, (None if wake is None else wake - T0)
 
 
-def report(message, to="pm", record=True):
-    return ReportStall("shop", "dev", message, to, record)
+def report(message, to="pm", record=True, what="blocked"):
+    return ReportStall("shop", "dev", message, what, to, record)
 
 
 @pytest.mark.parametrize(("state", "now", "reported", "told", "escalate_to", "expected", "wake"), [
@@ -44,12 +44,17 @@ def report(message, to="pm", record=True):
     (AgentState("blocked", T0, T0), 950, None, None, "dev", [report(BLOCKED_MSG, None)], None),
     # working: counted from its last event, not from the prompt
     (WORKING, 999, None, None, "pm", [], 1000),
-    (WORKING, 1000, None, None, "pm", [report(WORKING_MSG)], None),
+    (WORKING, 1000, None, None, "pm", [report(WORKING_MSG, what="working")], None),
+    # silent while working, then it asks for permission: the same stall, not said again
+    (AgentState("blocked", T0 + 950, T0 + 950, progress=T0 + 100), 2000, WORKING_MSG, told_message("pm", WORKING_MSG),
+     "pm", [], None),
+    # blocked after progress: counted from its last progress, so at most stall_after without any
+    (AgentState("blocked", T0 + 110, T0 + 110, progress=T0 + 100), 999, None, None, "pm", [], 1000),
     # a working state that decayed to unknown (TTL) is still the same stall
-    (AgentState("unknown", T0, T0 + 100, decayed="working"), TTL_S["working"] + 200, WORKING_MSG,
+    (AgentState("unknown", T0, T0 + 100, decayed="working", progress=T0 + 100), TTL_S["working"] + 200, WORKING_MSG,
      told_message("pm", WORKING_MSG), "pm", [], None),
     # a new event while working: that stall is over, a new one is counted from it
-    (AgentState("working", T0, T0 + 1500), 1600, WORKING_MSG, told_message("pm", WORKING_MSG), "pm",
+    (AgentState("working", T0, T0 + 1500, progress=T0 + 1500), 1600, WORKING_MSG, told_message("pm", WORKING_MSG), "pm",
      [EndStall("shop", "dev")], 2400),
     # over: idle, limited, dead (gone from the states), unknown for a generic agent
     (AgentState("idle", T0 + 2000, T0 + 2000), 2001, BLOCKED_MSG, told_message("pm", BLOCKED_MSG), "pm",
@@ -60,14 +65,15 @@ def report(message, to="pm", record=True):
     (AgentState("idle", T0, T0), 5000, None, None, "pm", [], None),
     # blocked again later: a new stall, said again
     (AgentState("blocked", T0 + 3000, T0 + 3000), 3900, None, None, "pm",
-     [report(stall_message("dev", "blocked", T0 + 3000))], None),
+     [report(stall_message("dev", T0 + 3000))], None),
 ])
 def test_plan_stalls(state, now, reported, told, escalate_to, expected, wake):
     assert plan(state, now, reported, told, escalate_to) == (expected, wake)
 
 
 def test_the_next_moment_is_the_earliest_stall_to_come():
-    states = {"a": AgentState("blocked", T0, T0), "b": AgentState("working", T0, T0 + 50), "c": AgentState("idle", T0)}
+    states = {"a": AgentState("blocked", T0, T0), "b": AgentState("working", T0, T0 + 50, progress=T0 + 50),
+              "c": AgentState("idle", T0)}
     actions, wake = plan_stalls("shop", states, {}, {}, AFTER, "pm", T0 + 10)
     assert actions == [] and wake == T0 + 900
 
@@ -81,3 +87,18 @@ def test_a_stall_said_and_told_stays_quiet_on_every_later_pass():
             said.append(now)
             reported["dev"], told["dev"] = action.message, told_message("pm", action.message)
     assert said == [903]
+
+
+def test_progress_is_the_last_event_that_was_not_a_wait_for_a_person():
+    from reconciler.agent_state import agent_state
+
+    def ev(name, at, **data):
+        return {"event": name, "time": T0 + at, "data": data}
+
+    events = [ev("SessionStart", 0), ev("UserPromptSubmit", 5),
+              ev("Notification", 12, notification_type="permission_prompt"),
+              ev("Notification", 70, notification_type="permission_prompt")]
+    state = agent_state(events, True, T0, True, T0 + 80)
+    assert (state.state, state.since, state.progress) == ("blocked", T0 + 12, T0 + 5)
+    state = agent_state(events + [ev("Stop", 90)], True, T0, True, T0 + 95)
+    assert (state.state, state.progress) == ("idle", T0 + 90)
