@@ -5,7 +5,8 @@ stalled agent itself.
 
 The planner (`plan_stalls`) is pure: agent states from their own events (reconciler/agent_state.py),
 what was already said (the store's `reported` rows: the stall's message, and to whom it was told),
-and `now`. Only kinds that report their state can stall: a generic agent's screen cannot tell
+and `now`. Progress is any event but a wait for a person, or (Claude Code) a write to its
+transcript, which it makes for every message and tool result. Only kinds that report their state can stall: a generic agent's screen cannot tell
 "working but stuck" from "idle at a prompt orch does not know".
 
 The executor records the stall at once, and tells `escalate_to` through the ordinary delivery
@@ -130,6 +131,7 @@ def check_stalls(tmux, store, home: Path, desired, panes: dict, states: dict[str
     from reconciler.execute.tmux import Outcome
 
     live = {a: s for a, s in states.items() if a in panes and not panes[a].dead}
+    live = with_transcript_progress(home, desired, live, now)
     names = set(live) | {a.name for a in desired.agents}
     reported = {a: store.reported(desired.name, topic(a)) for a in names}
     told = {a: store.reported(desired.name, told_topic(a)) for a in names if reported[a] or a in live}
@@ -141,6 +143,32 @@ def check_stalls(tmux, store, home: Path, desired, panes: dict, states: dict[str
         except Exception as err:  # one failure never stops the others
             outcomes.append(Outcome(action, False, f"{type(err).__name__}: {err}"))
     return outcomes, wake
+
+
+def with_transcript_progress(home: Path, desired, states: dict[str, AgentState], now: float) -> dict:
+    """Claude Code reports no event between a prompt and the end of its turn (orch hooks no tool calls),
+    but it writes every message and tool result to its transcript: a transcript written after the
+    last event is progress. Looked at only for agents that would count as stalled (one stat each)."""
+    from dataclasses import replace
+
+    from reconciler.agent_events import receipts_stream, recent_events
+
+    changed = dict(states)
+    for agent, state in states.items():
+        stuck = stalled_from(state)
+        if stuck is None or now - stuck[1] < desired.stall_after_s:
+            continue
+        stream = receipts_stream(home, desired.name, desired.id, agent, desired.kind_of(agent))
+        paths = [e["data"].get("transcript_path") for e in recent_events(stream) if isinstance(e.get("data"), dict)] \
+            if stream is not None else []
+        path = next((p for p in reversed(paths) if isinstance(p, str) and p.startswith("/")), None)
+        try:
+            written = Path(path).stat().st_mtime if path else None
+        except OSError:
+            written = None
+        if written is not None and written > stuck[1]:
+            changed[agent] = replace(state, progress=written)
+    return changed
 
 
 def _execute(tmux, store, home: Path, desired, panes: dict, action: Action, lanes):

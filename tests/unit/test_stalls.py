@@ -102,3 +102,32 @@ def test_progress_is_the_last_event_that_was_not_a_wait_for_a_person():
     assert (state.state, state.since, state.progress) == ("blocked", T0 + 12, T0 + 5)
     state = agent_state(events + [ev("Stop", 90)], True, T0, True, T0 + 95)
     assert (state.state, state.progress) == ("idle", T0 + 90)
+
+
+def test_a_transcript_written_after_the_last_event_is_progress(tmp_path):
+    """Claude Code hooks report nothing between a prompt and its Stop; its transcript shows the turn moves."""
+    import json
+    import os
+
+    from reconciler.agent_events import events_file
+    from reconciler.model import DesiredAgent, DesiredProject
+    from reconciler.stalls import with_transcript_progress
+
+    agent = DesiredAgent("dev", None, "claude", str(tmp_path), (), None, "h", (), kind="claude")
+    desired = DesiredProject("shop", "1a2b3c4d", "shop-1a2b3c4d", str(tmp_path / "orch.yaml"), (agent,), (),
+                             stall_after_s=AFTER)
+    transcript = tmp_path / "transcript.jsonl"
+    transcript.write_text("{}\n")
+    stream = events_file(tmp_path, "shop", "1a2b3c4d", "dev")
+    stream.parent.mkdir(parents=True)
+    stream.write_text(json.dumps({"event": "UserPromptSubmit", "time": T0 + 100,
+                                  "data": {"transcript_path": str(transcript)}}) + "\n")
+    states = {"dev": WORKING}
+    os.utime(transcript, (T0 + 50, T0 + 50))  # written before the last event: no news
+    assert with_transcript_progress(tmp_path, desired, states, T0 + 1000)["dev"].progress == T0 + 100
+    os.utime(transcript, (T0 + 700, T0 + 700))
+    assert with_transcript_progress(tmp_path, desired, states, T0 + 999)["dev"].progress == T0 + 100  # not stuck yet
+    moved = with_transcript_progress(tmp_path, desired, states, T0 + 1000)
+    assert moved["dev"].progress == T0 + 700
+    actions, wake = plan_stalls("shop", moved, {"dev": WORKING_MSG}, {}, AFTER, "pm", T0 + 1000)
+    assert actions == [EndStall("shop", "dev")] and wake == T0 + 1600
