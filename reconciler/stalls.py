@@ -179,7 +179,11 @@ def _execute(tmux, store, home: Path, desired, panes: dict, action: Action, lane
                           agent=action.agent)
         store.report_once(action.project, told_topic(action.agent), None, "agent.stall_told")
         return Outcome(action, True, "stall over")
-    screen = screen_tail(tmux, panes[action.agent].pane_id)
+    screen, dialog = screen_tail(tmux, panes[action.agent].pane_id, desired.kind_of(action.agent))
+    if dialog and action.what != "blocked":  # its screen shows the dialog before its own report of it
+        from dataclasses import replace
+
+        action = replace(action, what="blocked")
     if action.record:
         store.report_once(action.project, topic(action.agent), action.message, "agent.stalled", agent=action.agent,
                           state=action.what, screen=screen, to=action.to)
@@ -193,13 +197,18 @@ def _execute(tmux, store, home: Path, desired, panes: dict, action: Action, lane
                    else f"pending: a delivery to {action.to} is under way")
 
 
-def screen_tail(tmux, pane_id: str, lines: int = SCREEN_LINES) -> list[str]:
-    """The last non-blank lines of the pane's visible screen."""
-    captured = tmux.run(["capture-pane", "-p", "-t", pane_id], check=False)
-    rows = [row.rstrip() for row in captured.stdout.splitlines()] if captured.returncode == 0 else []
-    while rows and not rows[-1]:
-        rows.pop()
-    return [row for row in rows if row][-lines:]
+def screen_tail(tmux, pane_id: str, kind: str, lines: int = SCREEN_LINES) -> tuple[list[str], bool]:
+    """The last non-blank lines of the pane's visible screen, and whether it shows a menu or dialog
+    (as the agent's kind draws them)."""
+    from reconciler import drivers
+    from reconciler.execute.delivery import snapshot
+    from reconciler.observe.screen import menu_open
+
+    screen = snapshot(tmux, pane_id, drivers.get(kind).dialogs)
+    if screen is None:
+        return [], False
+    rows = [row.rstrip() for row in screen.lines]
+    return [row for row in rows if row][-lines:], menu_open(screen)
 
 
 def report_text(desired, action: ReportStall, screen: list[str]) -> str:

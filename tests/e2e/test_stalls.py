@@ -40,31 +40,35 @@ def test_a_permission_prompt_left_open_is_escalated_once(tmp_path, orch, tmux_so
             + f"  stall_after: {STALL_AFTER_S}s\n  sync:\n    escalate_to: pm\n")
         assert orch("apply", str(manifest)).returncode == 0
         wait_until(lambda: state("dev") == "idle", timeout=30, what="idle after start")
-        watcher = subprocess.Popen([ORCH, "reconcile", "--watch", "--interval", "1", str(manifest)], stdout=subprocess.DEVNULL,
+        watcher = subprocess.Popen([ORCH, "reconcile", "--watch", str(manifest)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         try:
             wait_until(lambda: list((orch_home / "run").glob("wake-*.fifo")), timeout=15, what="the watcher")
             api.use_tool_once("Bash", {"command": "touch made-by-claude", "description": "make a file"})
             assert orch("send", "real/dev", "make the file").returncode == 0
             wait_until(lambda: state("dev") == "blocked", timeout=30, what="blocked on the permission prompt")
-            told = wait_until(lambda: [r for r in toy_log(pm_log) if "stalled" in r["text"]], timeout=30,
+            # sooner than the watcher's 30 s resync: the pass is planned for the moment the stall begins
+            told = wait_until(lambda: [r for r in toy_log(pm_log) if "stalled" in r["text"]], timeout=20,
                               what="the stall report in pm's log")
             # counted from its last sign of progress (the prompt): Claude reports the permission prompt
             # itself only seconds after showing it (6.5 s on 2.1.328), and that is no progress
             progress = next(e["time"] for e in agent_events(orch_home) if e["event"] == "UserPromptSubmit")
             assert told[0]["ts"] >= progress + STALL_AFTER_S
             text = told[0]["text"]
-            assert "agent dev of project real is stalled" in text and "orch typed nothing into it" in text
+            assert "agent dev of project real is stalled: blocked on a permission prompt or dialog" in text
+            assert "orch typed nothing into it" in text
             assert "made-by-claude" in text, text  # what its screen shows: the command it asks about
             stalled = wait_until(lambda: events(orch, "agent.stalled"), timeout=10, what="agent.stalled")
             assert stalled[0]["agent"] == "dev" and stalled[0]["data"]["to"] == "pm"
+            assert stalled[0]["data"]["state"] == "blocked"
             assert any("made-by-claude" in line for line in stalled[0]["data"]["screen"])
             wait_until(lambda: events(orch, "agent.stall_told"), timeout=10, what="agent.stall_told")
-            # while it stays blocked: more than two stall_after of passes (one a second), nothing repeats
+            # while it stays blocked, for more than two stall_after: passes (the watcher's, and
+            # `orch reconcile` in fresh processes) repeat nothing
             deadline = time.time() + 2.5 * STALL_AFTER_S
             while time.time() < deadline:
+                assert orch("reconcile", str(manifest)).returncode == 0
                 assert state("dev") == "blocked"
-                time.sleep(0.5)
         finally:
             watcher.terminate()
             watcher.wait(timeout=30)
