@@ -82,19 +82,23 @@ def receipts_stream(home: Path, project: str, project_id: str, agent: str, kind:
     return events_file(home, project, project_id, agent) if drivers.get(kind).reports else None
 
 
-def agents_in_turn(home: Path, project, facts, panes, now: float) -> frozenset[str]:
-    """The live agents of `project` (a DesiredProject) that report a turn under way: working or
-    blocked (reconciler/agent_state.py); a starting one is waited for by the delivery itself.
-    `facts`: AgentFacts by name; `panes`: ObservedPane by agent."""
-    states = reported_states(home, project, facts, panes, now)
-    return frozenset(agent for agent, state in states.items() if state in ("working", "blocked"))
+def in_turn(states: dict) -> frozenset[str]:
+    """The agents that report a turn under way: working or blocked (a starting one is waited for by
+    the delivery itself)."""
+    return frozenset(name for name, state in states.items() if state.state in ("working", "blocked"))
 
 
 BUSY = ("starting", "working", "blocked", "limited")  # a replacement would cut into what it is doing
 
 
 def reported_states(home: Path, project, facts, panes, now: float) -> dict[str, str]:
-    """agent -> the state each live agent of `project` that reports its own events is in."""
+    """agent -> the state word of each live agent of `project` that reports its own events."""
+    return {name: state.state for name, state in agent_states(home, project, facts, panes, now).items()}
+
+
+def agent_states(home: Path, project, facts, panes, now: float) -> dict:
+    """AgentState by name of the live agents of `project` (a DesiredProject) whose kind reports its own
+    events (reconciler/agent_state.py). `facts`: AgentFacts by name; `panes`: ObservedPane by agent."""
     from reconciler.agent_state import agent_state
 
     states = {}
@@ -104,6 +108,5 @@ def reported_states(home: Path, project, facts, panes, now: float) -> dict[str, 
         if stream is None or pane is None or pane.dead or not stream.exists():
             continue
         fact = facts.get(agent.name)
-        states[agent.name] = agent_state(recent_events(stream), True, fact.started_at if fact else None, True,
-                                         now).state
+        states[agent.name] = agent_state(recent_events(stream), True, fact.started_at if fact else None, True, now)
     return states

@@ -14,7 +14,7 @@ Only events of the current process count: those after the moment orch started it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 STARTING_S = 120.0
 TTL_S = {"idle": 24 * 3600.0, "working": 30 * 60.0, "blocked": 6 * 3600.0, "limited": 12 * 3600.0}
@@ -27,6 +27,9 @@ class AgentState:
     state: str
     since: float | None = None  # when it entered this state (None: not known)
     last_activity: float | None = None  # the time of its last event
+    decayed: str | None = None  # unknown after its TTL: the state it had (a stall outlasts the TTL)
+    # its last event that was not a wait for a person (reconciler/stalls.py); not part of the state's identity
+    progress: float | None = field(default=None, compare=False)
 
     def age(self, now: float) -> float | None:
         return None if self.since is None else max(0.0, now - self.since)
@@ -60,15 +63,17 @@ def agent_state(events: list[dict], alive: bool, started_at: float | None, repor
     last_activity = current[-1]["time"] if current else None
     if not alive:
         return AgentState("dead", dead_since, last_activity)
-    state, since = None, None
+    state, since, progress = None, None, None
     for event in current:
         new = state_of(event)
         if new is not None and new != state:
             state, since = new, event["time"]
+        if new != "blocked":
+            progress = event["time"]
     if state is None:
         if reports and started_at is not None and now - started_at < STARTING_S:
-            return AgentState("starting", started_at, last_activity)
-        return AgentState("unknown", None, last_activity)
+            return AgentState("starting", started_at, last_activity, progress=progress)
+        return AgentState("unknown", None, last_activity, progress=progress)
     if now - since > TTL_S[state]:
-        return AgentState("unknown", since, last_activity)
-    return AgentState(state, since, last_activity)
+        return AgentState("unknown", since, last_activity, decayed=state, progress=progress)
+    return AgentState(state, since, last_activity, progress=progress)

@@ -77,6 +77,8 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
         credit_patterns=tuple(spec.credit.patterns),
         resume_note=spec.credit.resume_note,
         credit_shared=spec.credit.shared,
+        stall_after_s=parse_duration(spec.stall_after),
+        escalate_to=spec.sync.escalate_to,
         git=_git_settings(spec, repo, upstream, tuple(worktrees), folder),
     )
 

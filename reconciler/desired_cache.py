@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reconciler.model import DesiredAgent, DesiredProject
 
-VERSION = "orch-0.1.0/desired-4"
+VERSION = "orch-0.1.0/desired-5"
 
 
 def cache_key(manifest_sha256: str, upstream: str | None) -> str:
@@ -54,7 +54,8 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
         agents=agents, orch_env=orch_env, checkins=checkins, missed_policy=data["missed_policy"],
         checkin_when=data["checkin_when"], checkin_max_wait_s=data["checkin_max_wait_s"],
         credit_patterns=tuple(data["credit_patterns"]), resume_note=data["resume_note"],
-        credit_shared=data["credit_shared"], git=git)
+        credit_shared=data["credit_shared"], stall_after_s=data["stall_after_s"],
+        escalate_to=data["escalate_to"], git=git)
 
 
 def read_bytes(path: str | Path) -> bytes | None:

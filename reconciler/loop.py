@@ -616,11 +616,12 @@ def _sync_schedules(store: Store, desired: DesiredProject) -> None:
 def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed: Observed, result: PassResult,
                    missed_before: float, lookahead: float, lanes: Lanes | None = None) -> None:
     from reconciler.execute.checkins import CheckinExecutor, observe_credit
-    from reconciler.agent_events import agents_in_turn
+    from reconciler.agent_events import agent_states, in_turn as turns
     from reconciler.plan_checkins import next_wake, plan_checkins
     from reconciler.state import ledger
 
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
+    every_pane = panes
     observe_credit(ctx.tmux, store, ctx.home, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
     firings = ledger.open_firings(store, desired.name)
     if lanes is not None:  # an agent whose lane is busy is left alone: its own delivery settles its firing
@@ -630,13 +631,19 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
         firings = [f for f in firings if f.agent not in busy]
         result.wake_at = _earliest(result.wake_at, lanes.next_free())
     now = time.time()
-    in_turn = agents_in_turn(ctx.home, desired, store.agent_facts(desired.name), panes, now)
+    states = agent_states(ctx.home, desired, store.agent_facts(desired.name), every_pane, now)
+    in_turn = turns({agent: state for agent, state in states.items() if agent in panes})
     actions = plan_checkins(desired, ledger.schedules(store, desired.name), firings,
                             panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before, in_turn)
     if actions:
         result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired, lanes).execute(actions)
     wake = next_wake(ledger.schedules(store, desired.name), ledger.credit_holds(store, desired.name), panes,
                      desired.credit_shared, time.time(), desired, in_turn)
+    result.wake_at = _earliest(result.wake_at, wake)
+    from reconciler.stalls import check_stalls
+
+    stalls, wake = check_stalls(ctx.tmux, store, ctx.home, desired, every_pane, states, now, lanes)
+    result.outcomes += stalls
     result.wake_at = _earliest(result.wake_at, wake)
 
 

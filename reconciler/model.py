@@ -41,6 +41,8 @@ class DesiredProject:
     credit_patterns: tuple[str, ...] = ()
     resume_note: str = ""
     credit_shared: bool = False
+    stall_after_s: float = 900.0  # a blocked or silent working agent is reported after this long
+    escalate_to: str | None = None  # sync.escalate_to: told about conflicts and stalls
     git: object = None  # GitSettings (reconciler.model_git) when spec.repo is set
 
     def agent(self, name: str) -> DesiredAgent | None:

@@ -101,6 +101,15 @@ PathText = Annotated[str, AfterValidator(_check_path)]
 Branch = Annotated[str, AfterValidator(_check_branch)]
 
 
+def _check_stall_after(value: str) -> str:
+    if parse_duration(value) < 5:
+        raise ValueError(f"{value!r} is shorter than the minimum of 5s (a stall needs time to be one)")
+    return value
+
+
+StallDuration = Annotated[Duration, AfterValidator(_check_stall_after)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
@@ -195,6 +204,9 @@ class Spec(Strict):
     sync: Sync = Field(default_factory=Sync)
     checkin_policy: CheckinPolicy = Field(default_factory=CheckinPolicy)
     credit: Credit = Field(default_factory=Credit)
+    stall_after: StallDuration = Field(
+        default="15m", description="A blocked or silent working agent is reported once per stall to "
+                                   "sync.escalate_to after this long (minimum 5s).")
 
 
 

@@ -69,6 +69,8 @@ CASES = [
          10, 18, "spec.agents[0].checkins[0].every", "'99999999d' is longer than the maximum of 365d"),
     Case("duration-zero", _checkin("0s"),
          10, 18, "spec.agents[0].checkins[0].every", "'0s' is shorter than the minimum of 1s"),
+    Case("stall-after-under-5s", HEAD + PM + "  stall_after: 4s\n",
+         9, 16, "spec.stall_after", "'4s' is shorter than the minimum of 5s"),
     Case("duration-negative", _checkin("-5m"),
          10, 18, "spec.agents[0].checkins[0].every", "'-5m' is not a duration"),
     Case("duration-quoted-number", _checkin("'5'"),

@@ -37,7 +37,7 @@ IDLE_NOTE = ev("Notification", 70, notification_type="idle_prompt", message="Cla
     ([START, PROMPT, ev("Notification", 7, notification_type="auth_success")], True, True, 8,
      AgentState("working", T0 + 5, T0 + 7)),  # a notification that changes nothing
     ([START, PROMPT, ev("PreCompact", 8, trigger="auto")], True, True, 9, AgentState("working", T0 + 5, T0 + 8)),
-    ([START, PROMPT], True, True, 5 + TTL_S["working"] + 1, AgentState("unknown", T0 + 5, T0 + 5)),  # decayed
+    ([START, PROMPT], True, True, 5 + TTL_S["working"] + 1, AgentState("unknown", T0 + 5, T0 + 5, decayed="working")),  # decayed
     ([START, PROMPT, STOP], False, True, 20, AgentState("dead", None, T0 + 9)),
     ([{"event": "Stop"}, {"time": T0}, START], True, True, 3, AgentState("idle", T0 + 1, T0 + 1)),  # malformed: skipped
 ])
