@@ -6,10 +6,10 @@ import os
 
 from reconciler.errors import UserError
 from reconciler.execute.delivery import Delivery, deliver
-from reconciler.execute.tmux import delivery_lock
-from reconciler.names import check_name
-from reconciler.model import ObservedPane
-from reconciler.observe.tmux import observe
+from reconciler.execute.agents import delivery_lock
+from reconciler.manifest.names import check_name
+from reconciler.model.agents import ObservedPane
+from reconciler.runtime.observe import observe
 
 
 def resolve_agent(address: str | None, project: str | None) -> tuple[str, str]:

@@ -78,7 +78,7 @@ def _window_panes(panes, window: str) -> list:
 
 def resolve_target(ctx, target: str) -> tuple[str, str]:
     """Observe tmux (one `list-panes -a`) and map `session:window` to (project, agent)."""
-    from reconciler.observe.tmux import observe
+    from reconciler.runtime.observe import observe
 
     server = f"tmux server {ctx.socket!r} (tmux -L {ctx.socket})" if ctx.socket else "the default tmux server"
     return match_target(observe(ctx.tmux).panes, target, server)

@@ -65,6 +65,6 @@ def record_holder(lock_file: Path) -> None:
 
 
 def project_lock(home: Path, project: str) -> Path:
-    from reconciler.names import check_name
+    from reconciler.manifest.names import check_name
 
     return home / "locks" / f"{check_name(project)}.lock"

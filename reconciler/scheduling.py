@@ -12,10 +12,10 @@ from typing import Any
 
 from reconciler.agents import resolve_agent
 from reconciler.errors import UserError
-from reconciler.model_checkins import CreditHold
+from reconciler.model.checkins import CreditHold
 from reconciler.state import ledger
 from reconciler.timefmt import iso, local
-from reconciler.wake import poke
+from reconciler.runtime.wake import poke
 
 _FRACTION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -82,7 +82,7 @@ def _head(path: str) -> tuple[str | None, str | None]:
 
 def refresh(home: Path, store, desired, observed, now: float | None = None) -> Path:
     """Write the project's file if a monitor would see a difference (or it is REWRITE_S old)."""
-    from reconciler.plan_checkins import effective_hold
+    from reconciler.plan.checkins import effective_hold
     from reconciler.state import ledger
 
     now = time.time() if now is None else now

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import UserError
-from reconciler.observe.tmux import observe, pane_activity
+from reconciler.runtime.observe import observe, pane_activity
 from reconciler.state import ledger
 from reconciler.timefmt import iso
 
@@ -17,12 +17,11 @@ def _applied_desired(ctx, record) -> tuple[Any, str | None]:
     """The last applied desired state (None if it no longer parses) and why its upstream is unknown:
     from the registry's cache (no YAML, no pydantic: most of a status's cost), else by parsing the
     applied text."""
-    from reconciler import desired_cache
-
+    from reconciler.manifest import desired_cache
     if record.desired_json and (record.desired_key or "").startswith(desired_cache.VERSION + ":"):
         return desired_cache.load(record.desired_json, ()), None
-    from reconciler.desired import desired_project
-    from reconciler.loop import project_upstream
+    from reconciler.manifest.desired import desired_project
+    from reconciler.project import project_upstream
     from reconciler.manifest.loader import ManifestError, parse_manifest
 
     if not record.manifest_text:
@@ -34,7 +33,7 @@ def _applied_desired(ctx, record) -> tuple[Any, str | None]:
     upstream = project_upstream(loaded, record)
     desired = desired_project(loaded, record.id, ctx.home, ctx.socket, upstream or "")
     if desired.git is not None and upstream is None:
-        from reconciler.loop import no_upstream
+        from reconciler.project import no_upstream
 
         return desired, no_upstream(loaded)
     return desired, None
@@ -47,11 +46,11 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
     `unknown`, with the problem beside it."""
     if desired is None or desired.git is None:
         return None, None, {}
-    from reconciler.loop import observe_worktrees
+    from reconciler.project import observe_worktrees
     from concurrent.futures import ThreadPoolExecutor
 
-    from reconciler.observe.git import diff_size, observe_repo
-    from reconciler.plan_git import worktree_state
+    from reconciler.git.observe import diff_size, observe_repo
+    from reconciler.plan.worktrees import worktree_state
 
     upstream = desired.git.upstream or None
     problem = store.reported(record.name, "git")  # what the last sync found, said once by the git lane
@@ -130,7 +129,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         records = [r for r in records if r.name == name]
         if not records:
             raise UserError(f"no project named {name!r} (registered: {', '.join(r.name for r in store.projects()) or 'none'})")
-    from reconciler.plan_checkins import effective_hold
+    from reconciler.plan.checkins import effective_hold
 
     observed = observe(ctx.tmux)
     activity = pane_activity(ctx.tmux) if observed.panes else {}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from reconciler.errors import ProjectGone, UserError
-from reconciler.loop import Context, PassResult, reconcile_project
+from reconciler.project import Context, PassResult, reconcile_project
 from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manifest
 
 LOOKAHEAD_S = 0.05  # fire what is due this close, then wait for its exact moment inside the executor
@@ -48,7 +48,7 @@ class Watched:
 
 def manifests_to_watch(ctx: Context, files: list[str]) -> list[Watched]:
     """The named manifests (each must be valid), or every registered project's (broken ones skipped)."""
-    from reconciler.loop import load_registered
+    from reconciler.project import load_registered
 
     if files:
         loaded_all = [load_manifest(f) for f in files]
@@ -68,7 +68,7 @@ def _mtime(path: Path) -> int:
 def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
     """Every project once: windows, briefs, schedules, the check-ins due (missed ones per policy) and
     the worktrees' sync."""
-    from reconciler.loop import sync_project
+    from reconciler.project import sync_project
 
     results = []
     started = time.time()
@@ -142,7 +142,7 @@ class Watcher:
         """Without FILE arguments, projects applied after we started are watched too."""
         if self.files:
             return
-        from reconciler.loop import load_registered
+        from reconciler.project import load_registered
 
         store = self.ctx.store()
         for record in store.projects():
@@ -176,7 +176,7 @@ class Watcher:
 
     def run(self) -> int:
         from reconciler.state import ledger
-        from reconciler.wake import Waker
+        from reconciler.runtime.wake import Waker
 
         self.ctx.store(maintain=True)  # integrity check and backup before anything reads the registry
         for watched in manifests_to_watch(self.ctx, self.files):
@@ -279,7 +279,7 @@ class Watcher:
 
     def _sync_lane(self, wake: threading.Event) -> None:
         """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""
-        from reconciler.loop import sync_project
+        from reconciler.project import sync_project
 
         while not self.stop.is_set():
             wake.clear()

@@ -18,16 +18,16 @@ from pathlib import Path
 
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
-from reconciler.observe.screen import input_region
-from reconciler.execute.tmux import Outcome, delivery_lock
-from reconciler.model import Action, DesiredProject, ObservedPane
-from reconciler.model_checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
-from reconciler.plan_checkins import effective_hold, next_due_after
-from reconciler.plan_credit import judge_credit, marker_tag, new_output
+from reconciler.plan.screen import input_region
+from reconciler.execute.agents import Outcome, delivery_lock
+from reconciler.model.agents import Action, DesiredProject, ObservedPane
+from reconciler.model.checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
+from reconciler.plan.checkins import effective_hold, next_due_after
+from reconciler.plan.credit import judge_credit, marker_tag, new_output
 from reconciler.state import ledger
 from reconciler.state.store import Store
 from reconciler.timefmt import iso, local_zone
-from reconciler.tmux import Tmux, batches
+from reconciler.runtime.tmux import Tmux, batches
 
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from reconciler.observe.screen import (
+from reconciler.plan.screen import (
     Screen, input_ready, input_region, menu_open, parse_capture, pending_input, submitted,
 )
-from reconciler.tmux import Tmux
+from reconciler.runtime.tmux import Tmux
 
 POLL_S = 0.03
 SETTLE_S = 0.05  # after the paste shows on screen; Claude Code 2.1 accepted Enter at 0 and 50 ms (48/48)

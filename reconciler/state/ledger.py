@@ -12,8 +12,8 @@ import secrets
 import time
 from typing import Iterable
 
-from reconciler.model_checkins import CreditHold, DesiredCheckin, Firing, Schedule
-from reconciler.model_git import SyncRecord
+from reconciler.model.checkins import CreditHold, DesiredCheckin, Firing, Schedule
+from reconciler.model.worktrees import SyncRecord
 from reconciler.state.store import Store
 
 

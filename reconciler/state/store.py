@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from reconciler.home import private_dir, private_file
-from reconciler.model import AgentFacts
+from reconciler.model.agents import AgentFacts
 
 MIGRATIONS: list[str] = [
     # 1: registry, agent runtime facts, events

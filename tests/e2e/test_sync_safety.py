@@ -215,12 +215,12 @@ def test_a_file_the_agent_changes_during_the_sync_survives_byte_for_byte(tmp_pat
 
 def test_a_move_that_would_overwrite_an_edit_is_refused_naming_the_files(tmp_path, repo, orch, tmux_socket):
     """The agent edits after orch looked (clean) and before it moves the worktree: in process, real git."""
-    from reconciler.execute.git import GitExecutor
-    from reconciler.loop import Context, observe_worktrees
-    from reconciler.desired import desired_project
+    from reconciler.execute.worktrees import GitExecutor
+    from reconciler.project import Context, observe_worktrees
+    from reconciler.manifest.desired import desired_project
     from reconciler.manifest.loader import load_manifest
-    from reconciler.observe.git import observe_repo
-    from reconciler.plan_git import plan_worktrees
+    from reconciler.git.observe import observe_repo
+    from reconciler.plan.worktrees import plan_worktrees
     from reconciler.state import ledger
 
     manifest = project(tmp_path, repo, agents=("dev", "qa"))

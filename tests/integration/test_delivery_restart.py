@@ -14,12 +14,12 @@ from pathlib import Path
 
 from reconciler.execute.checkins import CheckinExecutor
 from reconciler.execute.delivery import press_enter_until_submitted, snapshot
-from reconciler.execute.tmux import TmuxExecutor
-from reconciler.loop import Context, plan_for
+from reconciler.execute.agents import TmuxExecutor
+from reconciler.project import Context, plan_for
 from reconciler.manifest.loader import load_manifest
-from reconciler.model import DeliverBrief, Plan, RestartAgent
-from reconciler.model_checkins import FireCheckin
-from reconciler.observe.tmux import observe
+from reconciler.model.agents import DeliverBrief, Plan, RestartAgent
+from reconciler.model.checkins import FireCheckin
+from reconciler.runtime.observe import observe
 from reconciler.state import ledger
 from tests.conftest import tmux, toy_log, toy_manifest, wait_until
 

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.model import (
+from reconciler.model.agents import (
     CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject, KillWindow,
     Observed, ObservedPane, ReplaceAgent, RestartAgent,
 )
-from reconciler.plan import plan_destroy, plan_project, restart_delay
-from reconciler.model import AgentFacts
+from reconciler.plan.agents import plan_destroy, plan_project, restart_delay
+from reconciler.model.agents import AgentFacts
 
 NOW = 1_800_000_000.0
 SESSION = "shop-1a2b3c4d"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from datetime import tzinfo
 
-from reconciler.credit import find_notice, held_until
-from reconciler.model_checkins import CreditHold
+from reconciler.plan.notices import find_notice, held_until
+from reconciler.model.checkins import CreditHold
 
 MARKER = re.compile(r"\[orch:([0-9a-f]{6})\]")
 BOTTOM_LINES = 12

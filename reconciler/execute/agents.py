@@ -14,13 +14,13 @@ from pathlib import Path
 
 from reconciler.execute.delivery import deliver
 from reconciler.execute.lanes import Lanes
-from reconciler.execute.processes import terminate_tree
-from reconciler.model import (
+from reconciler.runtime.processes import terminate_tree
+from reconciler.model.agents import (
     Action, AdoptSession, AdoptWindow, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent,
     DesiredProject, KillWindow, Observed, ObservedPane, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
-from reconciler.tmux import Command, Tmux, TmuxError, batches, escape_format
+from reconciler.runtime.tmux import Command, Tmux, TmuxError, batches, escape_format
 
 WINDOW_WIDTH, WINDOW_HEIGHT = "220", "50"
 
@@ -267,7 +267,7 @@ def wake_hook(pane_target: str) -> Command:
     """tmux itself wakes the watcher when an agent dies (a tmux command, no shell involved): the
     fast path only. Set on the pane, where tmux 3.3a honours it (a session's hook misses the panes
     of windows added later, tmux issue 2882); the watcher also checks every agent's process."""
-    from reconciler.wake import TMUX_CHANNEL
+    from reconciler.runtime.wake import TMUX_CHANNEL
 
     return ["set-hook", "-p", "-t", pane_target, "pane-died", f"wait-for -S {TMUX_CHANNEL}"]
 
@@ -278,6 +278,6 @@ def spec_json(agent: DesiredAgent) -> str:
 
 def delivery_lock(home: Path, project: str, agent: str) -> Path:
     from reconciler.home import private_dir
-    from reconciler.names import check_name
+    from reconciler.manifest.names import check_name
 
     return private_dir(home / "locks") / f"deliver-{check_name(project)}--{check_name(agent, 'agent')}.lock"

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.execute.delivery import deliver
-from reconciler.execute.tmux import Outcome, delivery_lock
+from reconciler.execute.agents import Outcome, delivery_lock
 from reconciler.home import private_dir
-from reconciler.model import Action, ObservedPane
-from reconciler.model_git import (
+from reconciler.model.agents import Action, ObservedPane
+from reconciler.model.worktrees import (
     CreateWorktree, Escalate, GitSettings, Integrate, KeepWorktree, RemoveWorktree, SkipSync, SyncWorktree,
 )
-from reconciler.observe.git import git, operation_in_progress, worktree_git_dir
+from reconciler.git.observe import git, operation_in_progress, worktree_git_dir
 from reconciler.state import ledger
 from reconciler.state.store import Store
-from reconciler.tmux import Tmux
+from reconciler.runtime.tmux import Tmux
 
 GATE_TIMEOUT_S = 600
 SYNC_WORKERS = 4  # like the observation: git processes of different worktrees overlap
@@ -341,7 +341,7 @@ def run_gate(command: str, cwd: str) -> tuple[bool, str]:
 
 
 def _checkout_of(repo: str, branch: str) -> str | None:
-    from reconciler.observe.git import observe_repo
+    from reconciler.git.observe import observe_repo
 
     checkout = observe_repo(repo).checkout_of(branch)
     return checkout.path if checkout else None

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from reconciler.model import Action, DesiredProject, ObservedPane
-from reconciler.model_checkins import (
+from reconciler.model.agents import Action, DesiredProject, ObservedPane
+from reconciler.model.checkins import (
     CreditHold, FireCheckin, Firing, RecoverFiring, Schedule, SendResumeNote, SkipCheckin,
 )
 

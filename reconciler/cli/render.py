@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from reconciler.model import Action, DesiredProject, Plan
+from reconciler.model.agents import Action, DesiredProject, Plan
 
 _COLOURS = {"+": "32", "~": "33", "-/+": "35", "-": "31"}
 

@@ -32,12 +32,12 @@ class DesiredProject:
     manifest_path: str
     agents: tuple[DesiredAgent, ...]
     orch_env: tuple[tuple[str, str], ...]  # ORCH_HOME, ORCH_TMUX_SOCKET, for every agent
-    checkins: tuple = ()  # DesiredCheckin (reconciler.model_checkins)
+    checkins: tuple = ()  # DesiredCheckin (reconciler.model.checkins)
     missed_policy: str = "fire_once"  # fire_once | skip
     credit_patterns: tuple[str, ...] = ()
     resume_note: str = ""
     credit_shared: bool = False
-    git: object = None  # GitSettings (reconciler.model_git) when spec.repo is set
+    git: object = None  # GitSettings (reconciler.model.worktrees) when spec.repo is set
 
     def agent(self, name: str) -> DesiredAgent | None:
         return next((a for a in self.agents if a.name == name), None)

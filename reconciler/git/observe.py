@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from reconciler.errors import UserError
-from reconciler.model_git import CheckedOut, DesiredWorktree, RepoFacts, WorktreeFacts
+from reconciler.model.worktrees import CheckedOut, DesiredWorktree, RepoFacts, WorktreeFacts
 
 OPERATIONS = (("rebase-merge", "rebase"), ("rebase-apply", "rebase"), ("MERGE_HEAD", "merge"),
               ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"), ("BISECT_LOG", "bisect"),

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterable
 
 from reconciler.home import private_dir
-from reconciler.observe.liveness import process_start
-from reconciler.tmux import Tmux
+from reconciler.runtime.liveness import process_start
+from reconciler.runtime.tmux import Tmux
 
 TMUX_CHANNEL = "orch-wake"
 CHECK_S = 0.5  # how often the tracked agent processes are looked at

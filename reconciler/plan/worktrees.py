@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from reconciler.model import Action, Problem
-from reconciler.model_git import (
+from reconciler.model.agents import Action, Problem
+from reconciler.model.worktrees import (
     CreateWorktree, Escalate, GitSettings, Integrate, KeepWorktree, RemoveWorktree, RepoFacts, SkipSync,
     SyncRecord, SyncWorktree, WorktreeFacts,
 )

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check_names(args: argparse.Namespace) -> None:
     """Every project name given on the command line is checked before any command touches disk."""
-    from reconciler.names import check_name
+    from reconciler.manifest.names import check_name
 
     if getattr(args, "project", None) is not None:
         check_name(args.project)
@@ -285,7 +285,7 @@ def _error(args: argparse.Namespace, message: str, code: int) -> None:
 
 
 def _context(args: argparse.Namespace, lock_timeout: float = 60.0):
-    from reconciler.loop import Context
+    from reconciler.project import Context
 
     progress = (lambda message: print(f"  … {message}", file=sys.stderr, flush=True)) if (
         sys.stderr.isatty() and args.output == "text") else (lambda message: None)
@@ -341,9 +341,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from reconciler.loop import plan_for, plan_from_cache
+    from reconciler.project import plan_for, plan_from_cache
     from reconciler.manifest.loader import load_manifest
-    from reconciler.render import plan_document, plan_text
+    from reconciler.cli.render import plan_document, plan_text
 
     ctx = _context(args)
     ctx.show_sensitive = args.show_sensitive
@@ -365,9 +365,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from reconciler.loop import converge
+    from reconciler.project import converge
     from reconciler.manifest.loader import load_manifest
-    from reconciler.render import outcomes_document, outcomes_text
+    from reconciler.cli.render import outcomes_document, outcomes_text
 
     loaded = load_manifest(args.file)
     ctx = _context(args, args.lock_timeout)
@@ -382,10 +382,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def cmd_destroy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from reconciler.loop import destroy
-    from reconciler.render import outcomes_document, outcomes_text
+    from reconciler.project import destroy
+    from reconciler.cli.render import outcomes_document, outcomes_text
 
-    from reconciler.names import check_name
+    from reconciler.manifest.names import check_name
 
     if Path(args.target).is_file():
         from reconciler.manifest.loader import load_manifest
@@ -408,7 +408,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from reconciler.render import status_text
+    from reconciler.cli.render import status_text
     from reconciler.status import collect_status
 
     import time
@@ -480,7 +480,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from reconciler.render import pass_document
+    from reconciler.cli.render import pass_document
     from reconciler.watch import Watcher, reconcile_once
 
     ctx = _context(args, args.lock_timeout)
@@ -502,7 +502,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from reconciler.loop import load_registered, sync_project
+    from reconciler.project import load_registered, sync_project
 
     ctx = _context(args, args.lock_timeout)
     store = ctx.store(maintain=True)
@@ -517,7 +517,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _print_passes(args: argparse.Namespace, ctx, results: list) -> int:
     """What one pass over each project did; exit 1 when anything failed."""
-    from reconciler.render import outcomes_text, pass_document
+    from reconciler.cli.render import outcomes_text, pass_document
 
     _warn(ctx)
     if args.output == "json":
@@ -632,7 +632,7 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from reconciler.render import event_line
+    from reconciler.cli.render import event_line
 
     ctx = _context(args)
     store = ctx.store()

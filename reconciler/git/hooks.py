@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Iterator
 
 from reconciler.errors import UserError
-from reconciler.observe.git import git
+from reconciler.git.observe import git
 from reconciler.home import TEMP_TAG, write_atomic
 from reconciler.home import private_dir
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from reconciler.model import (
+from reconciler.model.agents import (
     Action, AdoptSession, AdoptWindow, AgentFacts, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
     Observed, ObservedPane, Plan, Problem, RenameSession, ReplaceAgent, RestartAgent,
 )

@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from reconciler.desired import desired_project
+from reconciler.manifest.desired import desired_project
 from reconciler.errors import LockTimeout, ProjectGone, UserError
 from reconciler.locks import exclusive, project_lock
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.execute.lanes import Lanes
-from reconciler.model import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan, Problem
+from reconciler.model.agents import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan, Problem
 from reconciler import session_state
-from reconciler.observe.tmux import observe
-from reconciler.plan import plan_destroy, plan_project
+from reconciler.runtime.observe import observe
+from reconciler.plan.agents import plan_destroy, plan_project
 from reconciler.state.store import ProjectRecord, Store
-from reconciler.tmux import Tmux
+from reconciler.runtime.tmux import Tmux
 
 UNASSIGNED_ID = "????????"
 MAX_PASSES = 4
@@ -141,8 +141,7 @@ def plan_for(ctx: Context, loaded: LoadedManifest) -> tuple[DesiredProject, Plan
 def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | None:
     """The plan of a file that is byte for byte the last applied manifest, from the cached desired
     state (no YAML, no pydantic); None when anything differs."""
-    from reconciler import desired_cache
-
+    from reconciler.manifest import desired_cache
     raw = desired_cache.read_bytes(file)
     if raw is None:
         return None
@@ -164,8 +163,8 @@ def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
     if desired.git is not None:
         from dataclasses import replace
 
-        from reconciler.observe.git import observe_repo
-        from reconciler.plan_git import plan_worktrees
+        from reconciler.git.observe import observe_repo
+        from reconciler.plan.worktrees import plan_worktrees
         from reconciler.state import ledger
 
         repo = observe_repo(desired.git.repo)
@@ -242,8 +241,7 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
 
 
 def _remember_desired(store: Store, loaded: LoadedManifest, desired: DesiredProject) -> None:
-    from reconciler import desired_cache
-
+    from reconciler.manifest import desired_cache
     if loaded.manifest.spec.repo is not None and desired.git is None:  # upstream unknown: no cache to trust
         store.record_desired(desired.name, None, None)
         return
@@ -291,7 +289,7 @@ def project_upstream(loaded: LoadedManifest, record: ProjectRecord | None) -> st
         return spec.upstream
     if record is not None and record.upstream:
         return record.upstream
-    from reconciler.observe.git import current_branch
+    from reconciler.git.observe import current_branch
 
     try:
         return current_branch(loaded.resolve(spec.repo))
@@ -308,9 +306,9 @@ def no_upstream(loaded: LoadedManifest) -> str:
 def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync: bool,
                        panes: dict | None = None) -> list:
     """Worktrees created or repaired (and with `sync`, brought up to upstream, conflicts escalated)."""
-    from reconciler.execute.git import GitExecutor
-    from reconciler.observe.git import observe_repo
-    from reconciler.plan_git import plan_escalations, plan_worktrees
+    from reconciler.execute.worktrees import GitExecutor
+    from reconciler.git.observe import observe_repo
+    from reconciler.plan.worktrees import plan_escalations, plan_worktrees
     from reconciler.state import ledger
 
     settings = desired.git
@@ -336,8 +334,8 @@ def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync
 
 def observe_worktrees(settings, repo) -> tuple[dict, dict]:
     """Facts of each desired worktree, and of worktrees left in orch's folder by removed agents."""
-    from reconciler.model_git import DesiredWorktree
-    from reconciler.observe.git import observe_worktree
+    from reconciler.model.worktrees import DesiredWorktree
+    from reconciler.git.observe import observe_worktree
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -366,8 +364,8 @@ def sync_project(ctx: Context, loaded: LoadedManifest, repeat_problems: bool = T
 
     A git problem (the repository gone, upstream deleted, ...) stops this project's git work only: it is
     recorded once (then when it changes) and, with `repeat_problems`, returned as a failed outcome each time."""
-    from reconciler.execute.tmux import Outcome
-    from reconciler.model_git import GitProblem
+    from reconciler.execute.agents import Outcome
+    from reconciler.model.worktrees import GitProblem
 
     name = loaded.manifest.metadata.name
     result = PassResult(name)
@@ -415,8 +413,7 @@ def _ensure_hooks(store: Store, desired: DesiredProject) -> None:
 
     What was installed is recorded as it happens; a hook left alone (not orch's, or a hooks folder
     orch must not write) is recorded once, then only when that changes."""
-    from reconciler.execute import githooks
-
+    from reconciler.git import hooks as githooks
     repo, home, upstream = Path(desired.git.repo), store.home, desired.git.upstream
     if githooks.hooks_installed(repo, home, upstream):
         store.report_once(desired.name, "hooks", None, "hooks.left_alone")
@@ -439,10 +436,10 @@ def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
     The caller holds the project's git lock."""
     from dataclasses import replace
 
-    from reconciler.desired import worktrees_dir
-    from reconciler.execute.tmux import Outcome
+    from reconciler.manifest.desired import worktrees_dir
+    from reconciler.execute.agents import Outcome
     from reconciler.manifest.loader import ManifestError, parse_manifest
-    from reconciler.model_git import KeepWorktree
+    from reconciler.model.worktrees import KeepWorktree
     from reconciler.state import ledger
 
     try:
@@ -468,8 +465,7 @@ def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
             outcomes.append(Outcome(keep, True, f"kept {path}: {keep.why}"))
     repo = str(loaded.resolve(loaded.manifest.spec.repo))
     if not _repo_shared(store, record.name, repo):
-        from reconciler.execute import githooks
-
+        from reconciler.git import hooks as githooks
         for line in githooks.remove_hooks(Path(repo), home=store.home):
             store.record_event("hooks.removed", line, project=record.name)
     return outcomes
@@ -496,7 +492,7 @@ def _adoptable_id(ctx: Context, name: str) -> str | None:
     mark, else its name), only from a session this ORCH_HOME made (or an older orch, unmarked)."""
     import re
 
-    from reconciler.execute.tmux import home_mark
+    from reconciler.execute.agents import home_mark
 
     mine = home_mark(ctx.home)
     ids = set()
@@ -513,7 +509,7 @@ def observe_project(ctx: Context, desired: DesiredProject, adopt: bool = False) 
     not set are set first (one tmux call, once)."""
     observed = observe(ctx.tmux).owned(desired.name, desired.id, desired.session)
     if adopt:
-        from reconciler.execute.tmux import adopt_marks
+        from reconciler.execute.agents import adopt_marks
 
         commands = adopt_marks(desired, observed, ctx.home)
         if commands:
@@ -525,7 +521,7 @@ def observe_project(ctx: Context, desired: DesiredProject, adopt: bool = False) 
 def _converge_windows(ctx: Context, store: Store, desired: DesiredProject, result: PassResult,
                       wait_for_backoff: bool, lanes: Lanes | None) -> Observed:
     """Observe/plan/execute until tmux matches (or only backoff waits remain); the last observation."""
-    from reconciler.execute.tmux import TmuxExecutor
+    from reconciler.execute.agents import TmuxExecutor
 
     # apply waits for a slow agent's prompt to deliver its brief; the watcher hands it to the agent's lane
     executor = TmuxExecutor(ctx.tmux, store, ctx.home, lanes)
@@ -598,7 +594,7 @@ def _sync_schedules(store: Store, desired: DesiredProject) -> None:
 def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed: Observed, result: PassResult,
                    missed_before: float, lookahead: float, lanes: Lanes | None = None) -> None:
     from reconciler.execute.checkins import CheckinExecutor, observe_credit
-    from reconciler.plan_checkins import next_wake, plan_checkins
+    from reconciler.plan.checkins import next_wake, plan_checkins
     from reconciler.state import ledger
 
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
@@ -626,7 +622,7 @@ def _live_pids(observed: Observed, desired: DesiredProject) -> tuple[int, ...]:
 
 
 def _pending(action):
-    from reconciler.execute.tmux import Outcome
+    from reconciler.execute.agents import Outcome
 
     return Outcome(action, True, f"pending: {action.reason}")
 
@@ -642,7 +638,7 @@ def destroy(ctx: Context, name: str) -> list:
     lane's, each agent's delivery lock): a busy one fails there, before anything is changed."""
     from contextlib import ExitStack
 
-    from reconciler.execute.tmux import TmuxExecutor, delivery_lock
+    from reconciler.execute.agents import TmuxExecutor, delivery_lock
     from reconciler.state import ledger
 
     def wait(who: str) -> None:

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from reconciler.model import DesiredAgent, DesiredProject
+from reconciler.model.agents import DesiredAgent, DesiredProject
 
 VERSION = "orch-0.1.0/desired-2"
 
@@ -38,12 +38,12 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
         for a in data["agents"])
     checkins = ()
     if data["checkins"]:
-        from reconciler.model_checkins import DesiredCheckin
+        from reconciler.model.checkins import DesiredCheckin
 
         checkins = tuple(DesiredCheckin(**c) for c in data["checkins"])
     git = None
     if data["git"] is not None:
-        from reconciler.model_git import DesiredWorktree, GitSettings
+        from reconciler.model.worktrees import DesiredWorktree, GitSettings
 
         settings = dict(data["git"])
         settings["worktrees"] = tuple(DesiredWorktree(**w) for w in settings["worktrees"])
