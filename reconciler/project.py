@@ -165,12 +165,11 @@ def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
 
         from reconciler.git.observe import observe_repo
         from reconciler.plan.worktrees import plan_worktrees
-        from reconciler.state import ledger
-
+        from reconciler.state import worktrees as worktree_records
         repo = observe_repo(desired.git.repo)
         facts, leftovers = observe_worktrees(desired.git, repo)
         actions, problems = plan_worktrees(desired.name, desired.git, repo, facts,
-                                           ledger.sync_records(store, desired.name), leftovers, sync=False)
+                                           worktree_records.sync_records(store, desired.name), leftovers, sync=False)
         plan = replace(plan, actions=tuple(actions) + plan.actions, problems=tuple(problems) + plan.problems)
     return plan
 
@@ -309,8 +308,7 @@ def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync
     from reconciler.execute.worktrees import GitExecutor
     from reconciler.git.observe import observe_repo
     from reconciler.plan.worktrees import plan_escalations, plan_worktrees
-    from reconciler.state import ledger
-
+    from reconciler.state import worktrees as worktree_records
     settings = desired.git
     executor = GitExecutor(store, ctx.home, desired.name, settings, ctx.tmux, panes or {},
                            _escalation_guard(store, desired))
@@ -319,12 +317,12 @@ def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync
         repo = observe_repo(settings.repo)
         facts, leftovers = observe_worktrees(settings, repo)
         actions, problems = plan_worktrees(desired.name, settings, repo, facts,
-                                           ledger.sync_records(store, desired.name), leftovers, sync)
+                                           worktree_records.sync_records(store, desired.name), leftovers, sync)
         if problems:
             raise UserError("\n".join(p.message for p in problems))
         outcomes += executor.execute(actions)
         if sync:  # conflicts just recorded are escalated from the records; no second observation needed
-            escalations = plan_escalations(desired.name, settings, ledger.sync_records(store, desired.name),
+            escalations = plan_escalations(desired.name, settings, worktree_records.sync_records(store, desired.name),
                                            repo.branches.get(settings.upstream))
             outcomes += executor.execute(escalations)
         if not (sync and executor.advanced_upstream):
@@ -440,8 +438,7 @@ def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
     from reconciler.execute.agents import Outcome
     from reconciler.manifest.loader import ManifestError, parse_manifest
     from reconciler.model.worktrees import KeepWorktree
-    from reconciler.state import ledger
-
+    from reconciler.state import worktrees as worktree_records
     try:
         loaded = parse_manifest(record.manifest_text, Path(record.manifest_path))
     except ManifestError:
@@ -451,7 +448,7 @@ def _destroy_worktrees(ctx: Context, store: Store, record) -> list:
     desired = desired_project(loaded, record.id, ctx.home, ctx.socket, project_upstream(loaded, record))
     outcomes: list = []
     if desired.git is not None:
-        ledger.forget_sync_record(store, record.name)  # every kept worktree is said again, with where it is
+        worktree_records.forget_sync_record(store, record.name)  # every kept worktree is said again, with where it is
         try:
             outcomes += converge_worktrees(ctx, store, replace(desired, git=replace(desired.git, worktrees=())),
                                            sync=False)
@@ -583,9 +580,8 @@ def _save_last_screen(tmux: Tmux, store: Store, desired: DesiredProject, pane) -
 
 
 def _sync_schedules(store: Store, desired: DesiredProject) -> None:
-    from reconciler.state import ledger
-
-    added, removed = ledger.sync_manifest_schedules(store, desired.name, list(desired.checkins),
+    from reconciler.state import checkins as checkin_records
+    added, removed = checkin_records.sync_manifest_schedules(store, desired.name, list(desired.checkins),
                                                     {a.name for a in desired.agents}, time.time())
     for what, verb in [(a, "added") for a in added] + [(r, "removed") for r in removed]:
         store.record_event(f"schedule.{verb}", f"check-in {verb}: {what}", project=desired.name)
@@ -595,11 +591,11 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
                    missed_before: float, lookahead: float, lanes: Lanes | None = None) -> None:
     from reconciler.execute.checkins import CheckinExecutor, observe_credit
     from reconciler.plan.checkins import next_wake, plan_checkins
-    from reconciler.state import ledger
-
+    from reconciler.state import checkins as checkin_records
+    from reconciler.state import credit as credit_records
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
     observe_credit(ctx.tmux, store, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
-    firings = ledger.open_firings(store, desired.name)
+    firings = checkin_records.open_firings(store, desired.name)
     if lanes is not None:  # an agent whose lane is busy is left alone: its own delivery settles its firing
         now = time.time()
         busy = {agent for agent in {*panes, *(f.agent for f in firings)} if lanes.busy(desired.name, agent, now)}
@@ -607,11 +603,11 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
         firings = [f for f in firings if f.agent not in busy]
         result.wake_at = _earliest(result.wake_at, lanes.next_free())
     now = time.time()
-    actions = plan_checkins(desired, ledger.schedules(store, desired.name), firings,
-                            panes, ledger.credit_holds(store, desired.name), now + lookahead, missed_before)
+    actions = plan_checkins(desired, checkin_records.schedules(store, desired.name), firings,
+                            panes, credit_records.credit_holds(store, desired.name), now + lookahead, missed_before)
     if actions:
         result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired, lanes).execute(actions)
-    wake = next_wake(ledger.schedules(store, desired.name), ledger.credit_holds(store, desired.name), panes,
+    wake = next_wake(checkin_records.schedules(store, desired.name), credit_records.credit_holds(store, desired.name), panes,
                      desired.credit_shared, time.time())
     result.wake_at = _earliest(result.wake_at, wake)
 
@@ -639,8 +635,8 @@ def destroy(ctx: Context, name: str) -> list:
     from contextlib import ExitStack
 
     from reconciler.execute.agents import TmuxExecutor, delivery_lock
-    from reconciler.state import ledger
-
+    from reconciler.state import checkins as checkin_records
+    from reconciler.state import worktrees as worktree_records
     def wait(who: str) -> None:
         ctx.progress(f"waiting for a lock on {name}, held by {who}")
 
@@ -663,8 +659,8 @@ def destroy(ctx: Context, name: str) -> list:
         outcomes = TmuxExecutor(ctx.tmux, store, ctx.home).execute(plan, None)
         if record is not None:
             outcomes += _destroy_worktrees(ctx, store, record)
-        ledger.forget_schedules(store, name)
-        ledger.forget_sync_record(store, name)
+        checkin_records.forget_schedules(store, name)
+        worktree_records.forget_sync_record(store, name)
         store.forget_project(name)
         if record is not None:
             session_state.forget(ctx.home, name, record.id)

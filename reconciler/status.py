@@ -9,7 +9,10 @@ from typing import Any
 
 from reconciler.errors import UserError
 from reconciler.runtime.observe import observe, pane_activity
-from reconciler.state import ledger
+from reconciler.state import checkins as checkin_records
+from reconciler.state import credit as credit_records
+from reconciler.state import watchers as watcher_records
+from reconciler.state import worktrees as worktree_records
 from reconciler.timefmt import iso
 
 
@@ -66,7 +69,7 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
                                               "conflict_files": [], "last_sync": None}
                                     for w in desired.git.worktrees}
     facts, _ = observe_worktrees(desired.git, repo)
-    records = ledger.sync_records(store, record.name)
+    records = worktree_records.sync_records(store, record.name)
     upstream_commit = repo.branches.get(desired.git.upstream)
     with ThreadPoolExecutor(max_workers=4) as pool:  # one git process each, overlapping
         sizes = dict(zip((w.agent for w in desired.git.worktrees), pool.map(
@@ -133,7 +136,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
 
     observed = observe(ctx.tmux)
     activity = pane_activity(ctx.tmux) if observed.panes else {}
-    watchers = ledger.watcher_rows(store)
+    watchers = watcher_records.watcher_rows(store)
     now = time.time()
     projects = []
     for record in records:
@@ -146,12 +149,12 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         upstream, problem, worktrees = _worktrees(store, record, desired, upstream_problem)
         known = {agent for agent, _ in agents}
         agents += [(agent, None) for agent in sorted(panes) if agent not in known]
-        holds = ledger.credit_holds(store, record.name)
+        holds = credit_records.credit_holds(store, record.name)
         due: dict[str, float] = {}
-        for schedule in ledger.schedules(store, record.name):
+        for schedule in checkin_records.schedules(store, record.name):
             moment = max(schedule.next_due, schedule.retry_after or 0.0)
             due[schedule.agent] = min(due.get(schedule.agent, moment), moment)
-        last_checkins = ledger.last_checkins(store, record.name)
+        last_checkins = checkin_records.last_checkins(store, record.name)
         rows = []
         for agent, role in agents:
             pane, fact = panes.get(agent), facts.get(agent)

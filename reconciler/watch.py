@@ -175,7 +175,7 @@ class Watcher:
     # -- the loop ------------------------------------------------------------------------------------
 
     def run(self) -> int:
-        from reconciler.state import ledger
+        from reconciler.state import watchers as watcher_records
         from reconciler.runtime.wake import Waker
 
         self.ctx.store(maintain=True)  # integrity check and backup before anything reads the registry
@@ -214,7 +214,7 @@ class Watcher:
                         waker.track(result.project, result.pids)
                         self.report(result)
                     wake_at = min([next_resync, *(due.get(n, next_resync) for n in self.watched)])
-                    ledger.heartbeat(store, self.watched, os.getpid(), self.started)
+                    watcher_records.heartbeat(store, self.watched, os.getpid(), self.started)
                     self._refresh_metrics()
                     if self.stop.is_set():
                         break
@@ -223,7 +223,7 @@ class Watcher:
             self.lanes.join(timeout=LANES_GRACE_S)  # a delivery cut short is recovered from the ledger next time
             waker.stop()
             sync_lane.join(timeout=60)
-            ledger.drop_watcher(store, list(self.watched), os.getpid())
+            watcher_records.drop_watcher(store, list(self.watched), os.getpid())
             self.locks.close()
         return 0
 

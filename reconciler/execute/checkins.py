@@ -24,7 +24,8 @@ from reconciler.model.agents import Action, DesiredProject, ObservedPane
 from reconciler.model.checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
 from reconciler.plan.checkins import effective_hold, next_due_after
 from reconciler.plan.credit import judge_credit, marker_tag, new_output
-from reconciler.state import ledger
+from reconciler.state import checkins as checkin_records
+from reconciler.state import credit as credit_records
 from reconciler.state.store import Store
 from reconciler.timefmt import iso, local_zone
 from reconciler.runtime.tmux import Tmux, batches
@@ -43,7 +44,7 @@ def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns:
 
     def guard(screen) -> str | None:
         now = time.time()
-        holds = ledger.credit_holds(store, project)
+        holds = credit_records.credit_holds(store, project)
         active = effective_hold(agent, holds, shared, now)
         if active is not None:
             return f"out of credit until {iso(active.until)}"
@@ -57,10 +58,10 @@ def record_new_notice(store: Store, project: str, agent: str, lines, stored: Cre
                       patterns: tuple[str, ...], now: float) -> CreditHold | None:
     """A new out-of-credit notice in the agent's new output, recorded as a hold (with its event)."""
     region, marker = new_output(lines)
-    typed_at = ledger.marker_typed_at(store, project, marker) if marker else None
+    typed_at = credit_records.marker_typed_at(store, project, marker) if marker else None
     hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone())
     if hold is not None:
-        ledger.put_credit_hold(store, hold)
+        credit_records.put_credit_hold(store, hold)
         store.record_event("credit.exhausted", f"{agent} is out of credit until {iso(hold.until)}",
                            project=project, agent=agent, notice=hold.notice, attempt=hold.attempt)
     return hold
@@ -93,7 +94,7 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
         digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest() if text is not None else None
         if digest is None or seen.get(pane.pane_id) == digest:
             continue
-        holds = holds if holds is not None else ledger.credit_holds(store, desired.name)
+        holds = holds if holds is not None else credit_records.credit_holds(store, desired.name)
         hold = record_new_notice(store, desired.name, agent, text.split("\n"), holds.get(agent),
                                  desired.credit_patterns, now)
         seen[pane.pane_id] = digest
@@ -158,7 +159,7 @@ class CheckinExecutor:
 
     def _fire(self, action: FireCheckin) -> Outcome:
         schedule = action.schedule
-        firing = ledger.begin_firing(self.store, schedule, action.due, action.reanchor, action.pane.pane_id)
+        firing = checkin_records.begin_firing(self.store, schedule, action.due, action.reanchor, action.pane.pane_id)
         if firing is None:
             return Outcome(action, True, "already delivered")
         time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
@@ -167,7 +168,7 @@ class CheckinExecutor:
         settled_elsewhere = []
 
         def guard(screen) -> str | None:
-            if not ledger.firing_current(self.store, firing):
+            if not checkin_records.firing_current(self.store, firing):
                 settled_elsewhere.append(True)
                 return "settled by another process meanwhile"
             return credit(screen)
@@ -179,7 +180,7 @@ class CheckinExecutor:
             return Outcome(action, True, result.reason)
         now = time.time()
         if result.ok:
-            ledger.finish_firing(self.store, firing, "submitted",
+            checkin_records.finish_firing(self.store, firing, "submitted",
                                  next_due_after(schedule, action.due, now, action.reanchor), typed_at=result.typed_at)
             late = (result.typed_at or now) - action.due
             self.store.record_event("checkin.delivered", f"check-in delivered to {schedule.agent}",
@@ -188,9 +189,9 @@ class CheckinExecutor:
                                     missed=action.reanchor)
             return Outcome(action, True, f"delivered ({late * 1000:.0f} ms after due)")
         if result.held:
-            ledger.release_firing(self.store, firing, result.reason)
+            checkin_records.release_firing(self.store, firing, result.reason)
             return Outcome(action, True, f"held: {result.reason}")
-        ledger.fail_firing(self.store, firing, result.reason, now + retry_delay(schedule.failures))
+        checkin_records.fail_firing(self.store, firing, result.reason, now + retry_delay(schedule.failures))
         self.store.record_event("checkin.failed", f"check-in to {schedule.agent} failed: {result.reason}",
                                 project=schedule.project, agent=schedule.agent, schedule=schedule.id)
         return Outcome(action, False, result.reason)
@@ -198,7 +199,7 @@ class CheckinExecutor:
     def _skip(self, action: SkipCheckin) -> Outcome:
         now = time.time()
         next_due = next_due_after(action.schedule, action.due, now, reanchor=True)
-        ledger.skip_firing(self.store, action.schedule, action.due, next_due)
+        checkin_records.skip_firing(self.store, action.schedule, action.due, next_due)
         self.store.record_event("checkin.skipped", f"missed check-in to {action.schedule.agent} skipped",
                                 project=action.project, agent=action.schedule.agent, due=iso(action.due))
         return Outcome(action, True, "skipped")
@@ -209,7 +210,7 @@ class CheckinExecutor:
                          lock_file=delivery_lock(self.home, hold.project, hold.agent), ready_timeout=10.0,
                          pid=action.pane.pane_pid)
         if result.ok:
-            ledger.mark_resumed(self.store, hold)
+            credit_records.mark_resumed(self.store, hold)
             self.store.record_event("credit.resumed", f"resume note delivered to {hold.agent}",
                                     project=hold.project, agent=hold.agent)
         return Outcome(action, result.ok or result.held, result.reason)
@@ -228,7 +229,7 @@ class CheckinExecutor:
         try:
             with FileLock(delivery_lock(self.home, firing.project, firing.agent), timeout=RECOVERY_LOCK_S,
                           mode=0o600):
-                if not ledger.firing_current(self.store, firing):
+                if not checkin_records.firing_current(self.store, firing):
                     return Outcome(action, True, "settled by another process meanwhile")
                 return self._recover_locked(action)
         except Timeout:
@@ -240,7 +241,7 @@ class CheckinExecutor:
         # The whole history: as deep as the pane's history-limit, and no deeper.
         history = self.tmux.run(["capture-pane", "-p", "-J", "-S", "-", "-t", pane_id or ""], check=False)
         tag = marker_tag(firing.marker)
-        schedule = next((s for s in ledger.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
+        schedule = next((s for s in checkin_records.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
         if history.returncode == 0 and tag in history.stdout:
             screen = snapshot(self.tmux, pane_id) if pane_id else None
             submitted_now = screen is not None and not screen.dead and tag in input_region(screen)
@@ -248,16 +249,16 @@ class CheckinExecutor:
                 result = press_enter_until_submitted(self.tmux, pane_id, screen,
                                                      action.pane.pane_pid if action.pane is not None else 0)
                 if not result.ok:
-                    ledger.fail_firing(self.store, firing, result.reason, time.time() + RETRY_FIRST_S)
+                    checkin_records.fail_firing(self.store, firing, result.reason, time.time() + RETRY_FIRST_S)
                     return Outcome(action, False, result.reason)
             # Submitted only now, after downtime: the next one is `every` from now, not a burst.
             reanchor = firing.missed or submitted_now
             next_due = next_due_after(schedule, firing.due, time.time(), reanchor) if schedule else None
-            ledger.finish_firing(self.store, firing, "submitted", next_due)
+            checkin_records.finish_firing(self.store, firing, "submitted", next_due)
             self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} had been typed",
                                     project=firing.project, agent=firing.agent, marker=firing.marker)
             return Outcome(action, True, "found on the screen: recorded as delivered")
-        ledger.release_firing(self.store, firing, "interrupted before it reached the pane")
+        checkin_records.release_firing(self.store, firing, "interrupted before it reached the pane")
         self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} was never typed",
                                 project=firing.project, agent=firing.agent, marker=firing.marker)
         return Outcome(action, True, "not on the screen: will be delivered")

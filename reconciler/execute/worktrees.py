@@ -25,7 +25,7 @@ from reconciler.model.worktrees import (
     CreateWorktree, Escalate, GitSettings, Integrate, KeepWorktree, RemoveWorktree, SkipSync, SyncWorktree,
 )
 from reconciler.git.observe import git, operation_in_progress, worktree_git_dir
-from reconciler.state import ledger
+from reconciler.state import worktrees as worktree_records
 from reconciler.state.store import Store
 from reconciler.runtime.tmux import Tmux
 
@@ -95,7 +95,7 @@ class GitExecutor:
             result = git("worktree", "add", str(path), worktree.branch, cwd=repo, check=False)
         if result.returncode != 0:
             return Outcome(action, False, result.stderr.strip() or "git worktree add failed")
-        ledger.update_sync_record(self.store, self.project, worktree.agent, state="synced", last_sync=time.time())
+        worktree_records.update_sync_record(self.store, self.project, worktree.agent, state="synced", last_sync=time.time())
         self._event("worktree.created", f"worktree for {worktree.agent} at {path} on {worktree.branch}",
                     agent=worktree.agent)
         return Outcome(action, True, "created")
@@ -115,7 +115,7 @@ class GitExecutor:
             rebased(repo, tip, onto, onto_tree)
         if built.conflicts is not None:
             files = list(built.conflicts)
-            ledger.update_sync_record(self.store, self.project, agent, state="conflict", last_sync=time.time(),
+            worktree_records.update_sync_record(self.store, self.project, agent, state="conflict", last_sync=time.time(),
                                       conflict_upstream=onto, conflict_files=tuple(files))
             self._event("sync.conflict", f"{agent}: {action.mode} onto {action.upstream} conflicts in "
                         f"{', '.join(files) or 'files git did not name'}; not applied, nothing changed", agent=agent,
@@ -126,10 +126,10 @@ class GitExecutor:
             return Outcome(action, False, f"{action.mode} not computed: {built.error}")
         refused = move_forward(path, branch, tip, built.commit, action.reason)
         if refused:  # the agent changed something meanwhile (or its own git command runs): left exactly as it is
-            ledger.update_sync_record(self.store, self.project, agent, state="dirty", skipped_upstream=onto)
+            worktree_records.update_sync_record(self.store, self.project, agent, state="dirty", skipped_upstream=onto)
             self._event("sync.skipped", f"{agent}: left as it was: {refused}", agent=agent, upstream=onto)
             return Outcome(action, True, f"left as it was: {refused}")
-        ledger.update_sync_record(self.store, self.project, agent, state="synced", last_sync=time.time(),
+        worktree_records.update_sync_record(self.store, self.project, agent, state="synced", last_sync=time.time(),
                                   conflict_upstream=None, conflict_files=(), skipped_upstream=None)
         verb = "merged" if action.mode == "merge" else "rebased"
         # since the upstream commit was made (git keeps whole seconds): what `orch metrics` calls sync latency
@@ -138,7 +138,7 @@ class GitExecutor:
         return Outcome(action, True, f"{verb} onto {action.upstream}")
 
     def _skip(self, action: SkipSync) -> Outcome:
-        ledger.update_sync_record(self.store, self.project, action.agent, state=action.state,
+        worktree_records.update_sync_record(self.store, self.project, action.agent, state=action.state,
                                   skipped_upstream=action.upstream_commit)
         self._event("sync.skipped", f"{action.agent}: {action.reason}", agent=action.agent)
         return Outcome(action, True, action.reason)
@@ -154,7 +154,7 @@ class GitExecutor:
                          guard=self.guard_for(action.to))
         if not result.ok:  # held back (out of credit) is as it should be; a failed delivery is not
             return Outcome(action, result.held, f"escalation not delivered yet: {result.reason}")
-        ledger.update_sync_record(self.store, self.project, action.agent, escalated_upstream=action.upstream_commit)
+        worktree_records.update_sync_record(self.store, self.project, action.agent, escalated_upstream=action.upstream_commit)
         self._event("sync.escalated", f"told {action.to} about {action.agent}'s conflict", agent=action.agent,
                     to=action.to, files=list(action.files))
         return Outcome(action, True, f"told {action.to}")
@@ -170,7 +170,7 @@ class GitExecutor:
             self._event("gate.passed" if passed else "gate.failed", f"gate `{action.gate}` in {worktree.agent}: "
                         f"{'passed' if passed else 'failed'}", agent=worktree.agent, output=output, head=head)
             if not passed:
-                ledger.update_sync_record(self.store, self.project, worktree.agent, gate_failed_head=head)
+                worktree_records.update_sync_record(self.store, self.project, worktree.agent, gate_failed_head=head)
                 return Outcome(action, True, "gate failed: upstream not advanced")
         repo = self.settings.repo
         ancestor = git("merge-base", "--is-ancestor", action.upstream_commit, head, cwd=repo, check=False)
@@ -208,12 +208,12 @@ class GitExecutor:
             return self._keep(KeepWorktree(self.project, action.agent, action.path, result.stderr.strip()))
         if action.branch:
             git("branch", "-d", action.branch, cwd=repo, check=False)  # -d refuses an unmerged branch
-        ledger.forget_sync_record(self.store, self.project, action.agent)
+        worktree_records.forget_sync_record(self.store, self.project, action.agent)
         self._event("worktree.removed", f"removed {action.path}; nothing in it beyond upstream", agent=action.agent)
         return Outcome(action, True, "removed")
 
     def _keep(self, action: KeepWorktree) -> Outcome:
-        ledger.update_sync_record(self.store, self.project, action.agent, state="kept")
+        worktree_records.update_sync_record(self.store, self.project, action.agent, state="kept")
         self._event("worktree.kept", f"kept {action.path}: {action.why}", agent=action.agent, path=action.path)
         return Outcome(action, True, f"kept {action.path}: {action.why}")
 

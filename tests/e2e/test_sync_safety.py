@@ -221,8 +221,7 @@ def test_a_move_that_would_overwrite_an_edit_is_refused_naming_the_files(tmp_pat
     from reconciler.manifest.loader import load_manifest
     from reconciler.git.observe import observe_repo
     from reconciler.plan.worktrees import plan_worktrees
-    from reconciler.state import ledger
-
+    from reconciler.state import worktrees as worktree_records
     manifest = project(tmp_path, repo, agents=("dev", "qa"))
     assert orch("apply", str(manifest)).returncode == 0
     status = worktree_status(orch)
@@ -245,7 +244,7 @@ def test_a_move_that_would_overwrite_an_edit_is_refused_naming_the_files(tmp_pat
                 for o in GitExecutor(store, ctx.home, "wt", desired.git, ctx.tmux, {}).execute(actions)}
     assert outcomes["dev"].ok and "shared.txt" in outcomes["dev"].message and "conflict" not in outcomes["dev"].message
     assert (dev / "shared.txt").read_text() == "dev's uncommitted edit\n" and git(dev, "rev-parse", "HEAD") == before
-    assert ledger.sync_records(store, "wt")["dev"].state == "dirty"  # not a conflict: nothing escalated
+    assert worktree_records.sync_records(store, "wt")["dev"].state == "dirty"  # not a conflict: nothing escalated
     assert outcomes["qa"].ok and outcomes["qa"].message == "rebased onto main"
     assert (qa / "notes.txt").read_text() == "qa's scratch\n" and (qa / "shared.txt").read_text().count("main's")
 
