@@ -255,7 +255,8 @@ class Bench:
 
     # d) orch apply in-process: the tmux share
     def run_apply_inprocess(self) -> float:
-        from reconciler.project import Context, converge
+        from reconciler.context import Context
+        from reconciler.project import converge
         from reconciler.manifest.loader import load_manifest
 
         server, home = self.servers.new(), self.fresh("home-d")
@@ -318,7 +319,8 @@ class Bench:
                 self.samples["e"].append(elapsed)
 
         # tmux processes spawned by one converged plan: in-process ...
-        from reconciler.project import Context, plan_for
+        from reconciler.context import Context
+        from reconciler.project import plan_for
         from reconciler.manifest.loader import load_manifest
 
         ctx = Context(home=home, socket=server)

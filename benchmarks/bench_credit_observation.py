@@ -63,7 +63,8 @@ def main() -> int:
                 rig.apply(manifests[-1])
             os.environ.update(ORCH_HOME=str(rig.home), ORCH_TMUX_SOCKET=rig.socket)
             from reconciler.execute.checkins import observe_credit
-            from reconciler.project import Context, plan_for
+            from reconciler.context import Context
+            from reconciler.project import plan_for
             from reconciler.manifest.loader import load_manifest
             from reconciler.runtime.observe import observe
 

@@ -30,7 +30,7 @@ an upstream one commit ahead, the issue's reference case.
                     benchmark waits --gap seconds (default 0.5) so each commit meets an idle
                     watcher.
   b) in-process     with the watcher stopped, on the same project:
-                    - one git observation of the worktrees (reconciler.project.observe_worktrees
+                    - one git observation of the worktrees (reconciler.sync.observe_worktrees
                       over reconciler.git.observe.observe_repo): median of 20, and the git
                       processes it starts (subprocess.run wrapped in-process), against the
                       issue's ~33 ms for `git status --porcelain` in 10 worktrees, which is
@@ -38,7 +38,7 @@ an upstream one commit ahead, the issue's reference case.
                       (with %(ahead-behind:main) where git has it, 2.41+), 10 `rev-list
                       --left-right --count`, and one rebase of one commit onto an upstream one
                       ahead in a linked worktree, without and with orch's hooks installed;
-                    - one sync pass (reconciler.project.sync_project) after a commit on main,
+                    - one sync pass (reconciler.sync.sync_project) after a commit on main,
                       broken down by the processes it starts (tmux, each git subcommand) and
                       the rest (Python, SQLite): median of 5;
                     - one check-in pass (reconciler.project.reconcile_project with
@@ -447,7 +447,9 @@ def median_breakdown(runs: list[tuple[float, ProcessTally]]) -> dict[str, Any]:
 def bench_in_process(project: GitProject, observe_runs: int = 20, sync_runs: int = 5) -> dict[str, Any]:
     """The watcher is stopped: observation, sync pass and check-in pass, called here."""
     from reconciler.manifest.desired import desired_project
-    from reconciler.project import Context, observe_worktrees, project_upstream, reconcile_project, sync_project
+    from reconciler.context import Context
+    from reconciler.sync import observe_worktrees, project_upstream, sync_project
+    from reconciler.project import reconcile_project
     from reconciler.manifest.loader import load_manifest
     from reconciler.git.observe import observe_repo
 

@@ -24,7 +24,7 @@ def _applied_desired(ctx, record) -> tuple[Any, str | None]:
     if record.desired_json and (record.desired_key or "").startswith(desired_cache.VERSION + ":"):
         return desired_cache.load(record.desired_json, ()), None
     from reconciler.manifest.desired import desired_project
-    from reconciler.project import project_upstream
+    from reconciler.sync import project_upstream
     from reconciler.manifest.loader import ManifestError, parse_manifest
 
     if not record.manifest_text:
@@ -36,7 +36,7 @@ def _applied_desired(ctx, record) -> tuple[Any, str | None]:
     upstream = project_upstream(loaded, record)
     desired = desired_project(loaded, record.id, ctx.home, ctx.socket, upstream or "")
     if desired.git is not None and upstream is None:
-        from reconciler.project import no_upstream
+        from reconciler.sync import no_upstream
 
         return desired, no_upstream(loaded)
     return desired, None
@@ -49,7 +49,7 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
     `unknown`, with the problem beside it."""
     if desired is None or desired.git is None:
         return None, None, {}
-    from reconciler.project import observe_worktrees
+    from reconciler.sync import observe_worktrees
     from concurrent.futures import ThreadPoolExecutor
 
     from reconciler.git.observe import diff_size, observe_repo

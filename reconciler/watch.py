@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Callable
 
 from reconciler.errors import ProjectGone, UserError
-from reconciler.project import Context, PassResult, reconcile_project
+from reconciler.context import Context, PassResult
+from reconciler.home import private_dir
+from reconciler.locks import describe_holder, record_holder, watcher_lock
+from reconciler.project import load_registered, reconcile_project
+from reconciler.sync import sync_project
 from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manifest
 
 LOOKAHEAD_S = 0.05  # fire what is due this close, then wait for its exact moment inside the executor
 MIN_SLEEP_S = 0.005
 LANES_GRACE_S = 15.0
 METRICS_EVERY_S = 15.0
-
-
-def watcher_lock(home: Path, project: str) -> Path:
-    return home / "locks" / f"{project}.watch.lock"
 
 
 @dataclass
@@ -48,8 +48,6 @@ class Watched:
 
 def manifests_to_watch(ctx: Context, files: list[str]) -> list[Watched]:
     """The named manifests (each must be valid), or every registered project's (broken ones skipped)."""
-    from reconciler.project import load_registered
-
     if files:
         loaded_all = [load_manifest(f) for f in files]
     else:
@@ -68,8 +66,6 @@ def _mtime(path: Path) -> int:
 def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
     """Every project once: windows, briefs, schedules, the check-ins due (missed ones per policy) and
     the worktrees' sync."""
-    from reconciler.project import sync_project
-
     results = []
     started = time.time()
     for watched in manifests_to_watch(ctx, files):
@@ -115,9 +111,6 @@ class Watcher:
         """Hold the project's watcher lock for our lifetime; say who holds it otherwise."""
         from filelock import FileLock, Timeout
 
-        from reconciler.home import private_dir
-        from reconciler.locks import describe_holder, record_holder
-
         lock_file = watcher_lock(self.ctx.home, watched.name)
         private_dir(lock_file.parent)
         lock = FileLock(lock_file, mode=0o600)
@@ -142,8 +135,6 @@ class Watcher:
         """Without FILE arguments, projects applied after we started are watched too."""
         if self.files:
             return
-        from reconciler.project import load_registered
-
         store = self.ctx.store()
         for record in store.projects():
             if record.name not in self.watched:
@@ -279,8 +270,6 @@ class Watcher:
 
     def _sync_lane(self, wake: threading.Event) -> None:
         """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""
-        from reconciler.project import sync_project
-
         while not self.stop.is_set():
             wake.clear()
             for name, watched in list(self.watched.items()):

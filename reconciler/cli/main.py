@@ -285,7 +285,7 @@ def _error(args: argparse.Namespace, message: str, code: int) -> None:
 
 
 def _context(args: argparse.Namespace, lock_timeout: float = 60.0):
-    from reconciler.project import Context
+    from reconciler.context import Context
 
     progress = (lambda message: print(f"  … {message}", file=sys.stderr, flush=True)) if (
         sys.stderr.isatty() and args.output == "text") else (lambda message: None)
@@ -502,7 +502,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from reconciler.project import load_registered, sync_project
+    from reconciler.project import load_registered
+    from reconciler.sync import sync_project
 
     ctx = _context(args, args.lock_timeout)
     store = ctx.store(maintain=True)

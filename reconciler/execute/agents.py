@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reconciler.execute.delivery import deliver
 from reconciler.execute.lanes import Lanes
+from reconciler.locks import delivery_lock
 from reconciler.runtime.processes import terminate_tree
 from reconciler.model.agents import (
     Action, AdoptSession, AdoptWindow, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent,
@@ -274,10 +275,3 @@ def wake_hook(pane_target: str) -> Command:
 
 def spec_json(agent: DesiredAgent) -> str:
     return json.dumps(dict(agent.spec), sort_keys=True)
-
-
-def delivery_lock(home: Path, project: str, agent: str) -> Path:
-    from reconciler.home import private_dir
-    from reconciler.manifest.names import check_name
-
-    return private_dir(home / "locks") / f"deliver-{check_name(project)}--{check_name(agent, 'agent')}.lock"

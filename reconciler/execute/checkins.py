@@ -19,7 +19,8 @@ from pathlib import Path
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
 from reconciler.plan.screen import input_region
-from reconciler.execute.agents import Outcome, delivery_lock
+from reconciler.execute.agents import Outcome
+from reconciler.locks import delivery_lock
 from reconciler.model.agents import Action, DesiredProject, ObservedPane
 from reconciler.model.checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
 from reconciler.plan.checkins import effective_hold, next_due_after

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.execute.delivery import deliver
-from reconciler.execute.agents import Outcome, delivery_lock
+from reconciler.execute.agents import Outcome
+from reconciler.locks import delivery_lock
 from reconciler.home import private_dir
 from reconciler.model.agents import Action, ObservedPane
 from reconciler.model.worktrees import (

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from reconciler.execute.agents import delivery_lock
-from reconciler.project import Context, notice_deaths
+from reconciler.locks import delivery_lock
+from reconciler.context import Context
+from reconciler.windows import notice_deaths
 from reconciler.manifest.desired import desired_project
 from reconciler.manifest.loader import load_manifest
 from reconciler.runtime.observe import observe

@@ -216,7 +216,8 @@ def test_a_file_the_agent_changes_during_the_sync_survives_byte_for_byte(tmp_pat
 def test_a_move_that_would_overwrite_an_edit_is_refused_naming_the_files(tmp_path, repo, orch, tmux_socket):
     """The agent edits after orch looked (clean) and before it moves the worktree: in process, real git."""
     from reconciler.execute.worktrees import GitExecutor
-    from reconciler.project import Context, observe_worktrees
+    from reconciler.context import Context
+    from reconciler.sync import observe_worktrees
     from reconciler.manifest.desired import desired_project
     from reconciler.manifest.loader import load_manifest
     from reconciler.git.observe import observe_repo

@@ -15,7 +15,8 @@ from pathlib import Path
 from reconciler.execute.checkins import CheckinExecutor
 from reconciler.execute.delivery import press_enter_until_submitted, snapshot
 from reconciler.execute.agents import TmuxExecutor
-from reconciler.project import Context, plan_for
+from reconciler.context import Context
+from reconciler.project import plan_for
 from reconciler.manifest.loader import load_manifest
 from reconciler.model.agents import DeliverBrief, Plan, RestartAgent
 from reconciler.model.checkins import FireCheckin

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.project import Context, plan_for
+from reconciler.context import Context
+
+from reconciler.project import plan_for
 from reconciler.manifest.loader import load_manifest
 from reconciler.runtime.tmux import Tmux
 from tests.conftest import ORCH, tmux, write_manifest
