@@ -6,7 +6,12 @@ the executor turns each Action into tmux/git/SQLite work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the check-in and worktree records build on Action and ObservedPane defined here
+    from reconciler.model.checkins import DesiredCheckin
+    from reconciler.model.worktrees import GitSettings
 
 
 # -- desired ------------------------------------------------------------------------------------
@@ -32,12 +37,12 @@ class DesiredProject:
     manifest_path: str
     agents: tuple[DesiredAgent, ...]
     orch_env: tuple[tuple[str, str], ...]  # ORCH_HOME, ORCH_TMUX_SOCKET, for every agent
-    checkins: tuple = ()  # DesiredCheckin (reconciler.model.checkins)
+    checkins: tuple[DesiredCheckin, ...] = ()
     missed_policy: str = "fire_once"  # fire_once | skip
     credit_patterns: tuple[str, ...] = ()
     resume_note: str = ""
     credit_shared: bool = False
-    git: object = None  # GitSettings (reconciler.model.worktrees) when spec.repo is set
+    git: GitSettings | None = None  # when spec.repo is set
 
     def agent(self, name: str) -> DesiredAgent | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -95,8 +100,6 @@ class Observed:
         """tmux as `project` (of `project_id`) sees it: the marks of another ORCH_HOME's project of the
         same name are hidden (never renamed, replaced or killed); a pane or session an older orch
         marked without an id counts as ours in our own session (and is adopted)."""
-        from dataclasses import replace
-
         def ours(mark_id: str, pane: ObservedPane) -> bool:
             return mark_id == project_id or (not mark_id and pane.session_name == session)
 
