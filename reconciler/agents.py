@@ -7,7 +7,7 @@ import os
 from reconciler.errors import UserError
 from reconciler.execute.delivery import Delivery, deliver
 from reconciler.locks import delivery_lock
-from reconciler.manifest.names import check_name
+from reconciler.names import check_name
 from reconciler.model.agents import ObservedPane
 from reconciler.runtime.observe import observe
 

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 from reconciler.errors import LockTimeout
 from reconciler.home import private_dir, write_atomic
-from reconciler.manifest.names import check_name
+from reconciler.names import check_name
 
 
 def _holder_file(lock_file: Path) -> Path:

@@ -113,7 +113,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     from reconciler.project import destroy
     from reconciler.cli.render import outcomes_document, outcomes_text
 
-    from reconciler.manifest.names import check_name
+    from reconciler.names import check_name
 
     if Path(args.target).is_file():
         from reconciler.manifest.loader import load_manifest

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check_names(args: argparse.Namespace) -> None:
     """Every project name given on the command line is checked before any command touches disk."""
-    from reconciler.manifest.names import check_name
+    from reconciler.names import check_name
 
     if getattr(args, "project", None) is not None:
         check_name(args.project)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from reconciler.manifest.durations import parse_duration
-from reconciler.manifest.names import NAME_PATTERN, name_problem
+from reconciler.names import NAME_PATTERN, name_problem
 
 ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 RESERVED_ENV = ("ORCH_PROJECT", "ORCH_AGENT", "ORCH_HOME", "ORCH_TMUX_SOCKET")
