@@ -172,7 +172,7 @@ def _remember_desired(store: Store, loaded: LoadedManifest, desired: DesiredProj
     if loaded.manifest.spec.repo is not None and desired.git is None:  # upstream unknown: no cache to trust
         store.record_desired(desired.name, None, None)
         return
-    store.record_desired(desired.name, desired_cache.cache_key(loaded.sha256, desired.git and desired.git.upstream),
+    store.record_desired(desired.name, desired_cache.cache_key(loaded.sha256, desired.git.upstream if desired.git else None),
                          desired_cache.dump(desired))
 
 

@@ -73,7 +73,7 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
     upstream_commit = repo.branches.get(desired.git.upstream)
     with ThreadPoolExecutor(max_workers=4) as pool:  # one git process each, overlapping
         sizes = dict(zip((w.agent for w in desired.git.worktrees), pool.map(
-            lambda w: diff_size(w.path, upstream_commit) if facts.get(w.agent) and facts[w.agent].ahead else
+            lambda w: diff_size(w.path, upstream_commit) if upstream_commit and facts.get(w.agent) and facts[w.agent].ahead else
             {"added": 0, "removed": 0}, desired.git.worktrees)))
     document = {}
     for worktree in desired.git.worktrees:
@@ -152,7 +152,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         holds = credit_records.credit_holds(store, record.name)
         due: dict[str, float] = {}
         for schedule in checkin_records.schedules(store, record.name):
-            moment = max(schedule.next_due, schedule.retry_after or 0.0)
+            moment = max(schedule.next_due or 0.0, schedule.retry_after or 0.0)  # schedules() are all due
             due[schedule.agent] = min(due.get(schedule.agent, moment), moment)
         last_checkins = checkin_records.last_checkins(store, record.name)
         rows = []

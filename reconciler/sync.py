@@ -54,6 +54,7 @@ def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync
                        panes: dict | None = None) -> list:
     """Worktrees created or repaired (and with `sync`, brought up to upstream, conflicts escalated)."""
     settings = desired.git
+    assert settings is not None  # called for a project with a repository
     executor = GitExecutor(store, ctx.home, desired.name, settings, ctx.tmux, panes or {},
                            _escalation_guard(store, desired))
     outcomes = []
@@ -137,6 +138,7 @@ def worktrees_ready(desired: DesiredProject, quick: bool, store: Store) -> bool:
     """
     if not quick:
         return False  # apply looks properly (and may repair)
+    assert desired.git is not None
     return all((Path(w.path) / ".git").exists() for w in desired.git.worktrees)
 
 
@@ -145,6 +147,7 @@ def ensure_hooks(store: Store, desired: DesiredProject) -> None:
 
     What was installed is recorded as it happens; a hook left alone (not orch's, or a hooks folder
     orch must not write) is recorded once, then only when that changes."""
+    assert desired.git is not None
     repo, home, upstream = Path(desired.git.repo), store.home, desired.git.upstream
     if githooks.hooks_installed(repo, home, upstream):
         store.report_once(desired.name, "hooks", None, "hooks.left_alone")

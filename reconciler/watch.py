@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from filelock import FileLock, Timeout
+
 from reconciler.errors import ProjectGone, UserError
+from reconciler.execute.lanes import Lanes
+from reconciler.runtime.wake import Waker
+from reconciler.state import watchers as watcher_records
 from reconciler.context import Context, PassResult
 from reconciler.home import private_dir
 from reconciler.locks import describe_holder, record_holder, watcher_lock
@@ -100,8 +105,8 @@ class Watcher:
         self.watched: dict[str, Watched] = {}
         self.registered: set[str] = set()  # projects seen in the registry (gone again = destroyed)
         self.locks = ExitStack()
-        self.waker = None
-        self.lanes = None
+        self.waker: Waker | None = None
+        self.lanes: Lanes | None = None
         self.pending: set[str] = set()  # projects whose lane finished a delivery since the last pass
         self.pending_lock = threading.Lock()
 
@@ -109,8 +114,6 @@ class Watcher:
 
     def _claim(self, watched: Watched, strict: bool) -> bool:
         """Hold the project's watcher lock for our lifetime; say who holds it otherwise."""
-        from filelock import FileLock, Timeout
-
         lock_file = watcher_lock(self.ctx.home, watched.name)
         private_dir(lock_file.parent)
         lock = FileLock(lock_file, mode=0o600)
@@ -166,19 +169,14 @@ class Watcher:
     # -- the loop ------------------------------------------------------------------------------------
 
     def run(self) -> int:
-        from reconciler.state import watchers as watcher_records
-        from reconciler.runtime.wake import Waker
-
         self.ctx.store(maintain=True)  # integrity check and backup before anything reads the registry
         for watched in manifests_to_watch(self.ctx, self.files):
             self._claim(watched, strict=True)
         if not self.watched and self.files:
             raise UserError("nothing to watch")
         store = self.ctx.store(maintain=True)  # opened (and checked) once, before any thread uses it
-        from reconciler.execute.lanes import Lanes
-
         waker = self.waker = Waker(self.ctx.home, self.ctx.tmux).start()
-        self.lanes = Lanes(self._delivered)
+        lanes = self.lanes = Lanes(self._delivered)
         self._install_signal_handlers(waker)
         sync_lane = threading.Thread(target=self._sync_lane, args=(waker.subscribe(),), name="git-sync", daemon=True)
         sync_lane.start()
@@ -211,7 +209,7 @@ class Watcher:
                         break
                     waker.event.wait(max(MIN_SLEEP_S, wake_at - time.time() - LOOKAHEAD_S))
         finally:
-            self.lanes.join(timeout=LANES_GRACE_S)  # a delivery cut short is recovered from the ledger next time
+            lanes.join(timeout=LANES_GRACE_S)  # a delivery cut short is recovered from the ledger next time
             waker.stop()
             sync_lane.join(timeout=60)
             watcher_records.drop_watcher(store, list(self.watched), os.getpid())
@@ -246,7 +244,7 @@ class Watcher:
         (the collector reads it on its own schedule; a fresher file costs CPU and shows nothing more)."""
         if self.metrics_textfile is None or time.time() - self.metrics_written < METRICS_EVERY_S:
             return
-        from reconciler import metrics
+        from reconciler import metrics  # lazy: only with --metrics-textfile
 
         try:
             metrics.write_textfile(self.metrics_textfile, metrics.prometheus(metrics.collect_metrics(self.ctx)))
@@ -266,7 +264,8 @@ class Watcher:
         self.report(PassResult(project, outcomes))
         with self.pending_lock:
             self.pending.add(project)
-        self.waker.event.set()  # the pass loop only: not `everything`, not the git lane
+        if self.waker is not None:  # lanes run only inside run(), after the waker started
+            self.waker.event.set()  # the pass loop only: not `everything`, not the git lane
 
     def _sync_lane(self, wake: threading.Event) -> None:
         """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""

@@ -78,9 +78,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     ctx.adopt = args.adopt
     cached = None if args.adopt else plan_from_cache(ctx, args.file)
     loaded = None if cached else load_manifest(args.file)
-    desired, plan = cached or plan_for(ctx, loaded)
+    desired, plan = cached or plan_for(ctx, loaded)  # type: ignore[arg-type]  # loaded when not cached
     _warn(ctx)
-    document, text = plan_document(plan, desired.git and desired.git.upstream), plan_text(plan, desired)
+    document, text = plan_document(plan, desired.git.upstream if desired.git else None), plan_text(plan, desired)
     if loaded is not None and loaded.team is not None:  # which agents came from which template
         from reconciler.teams.cli import team_document, team_lines
 
@@ -165,7 +165,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     if args.target is not None:
         from reconciler.compat import resolve_target
 
-        address = "/".join(resolve_target(_context(args), args.target))
+        address: str | None = "/".join(resolve_target(_context(args), args.target))
     elif len(words) == 1 and not inside:
         raise UserError("give the agent and the text: orch send PROJECT/AGENT TEXT")
     else:

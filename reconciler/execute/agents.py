@@ -119,7 +119,7 @@ class TmuxExecutor:
 
     # -- creation, batched ------------------------------------------------------------------
 
-    def _create(self, creations: list[Action], desired: DesiredProject) -> list[Outcome]:
+    def _create(self, creations: list[CreateSession | CreateWindow], desired: DesiredProject) -> list[Outcome]:
         """Each window's creation and marks as one group; the groups chained into as few tmux
         processes as tmux's command size allows (the session's own, first, with the first window)."""
         session = desired.session

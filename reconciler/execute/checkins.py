@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
@@ -85,18 +86,20 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
     captured = "".join(  # a pane gone meanwhile ends its chain: seen next pass
         tmux.run(*(command for index in batch for command in groups[index]), check=False).stdout
         for batch in batches(groups))
-    screens = {}
+    screens: dict[str, str] = {}
     for chunk in captured.split(separator + " ")[1:]:
         pane_id, _, text = chunk.partition("\n")
         screens[pane_id] = text
     holds, now, found = None, time.time(), []
     for agent, pane in live.items():
-        text = screens.get(pane.pane_id)
-        digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest() if text is not None else None
-        if digest is None or seen.get(pane.pane_id) == digest:
+        shown = screens.get(pane.pane_id)
+        if shown is None:
+            continue
+        digest = hashlib.blake2b(shown.encode(), digest_size=16).hexdigest()
+        if seen.get(pane.pane_id) == digest:
             continue
         holds = holds if holds is not None else credit_records.credit_holds(store, desired.name)
-        hold = record_new_notice(store, desired.name, agent, text.split("\n"), holds.get(agent),
+        hold = record_new_notice(store, desired.name, agent, shown.split("\n"), holds.get(agent),
                                  desired.credit_patterns, now)
         seen[pane.pane_id] = digest
         if hold is not None:
@@ -109,6 +112,7 @@ def _agent_of(action: Action) -> str:
         return action.firing.agent
     if isinstance(action, SendResumeNote):
         return action.hold.agent
+    assert isinstance(action, (FireCheckin, SkipCheckin))
     return action.schedule.agent
 
 
@@ -139,10 +143,14 @@ class CheckinExecutor:
             by_agent.setdefault(_agent_of(action), []).append(action)
         outcomes = []
         for agent, group in by_agent.items():
-            started = self.lanes.start(self.desired.name, agent, lambda group=group: [self._one(a) for a in group])
+            assert self.lanes is not None  # only called with lanes
+            started = self.lanes.start(self.desired.name, agent, partial(self._all, group))
             state = "handed to the agent's delivery lane" if started else "a delivery to this agent is under way"
             outcomes += [Outcome(a, True, f"pending: {state}") for a in group]
         return outcomes
+
+    def _all(self, group: list[Action]) -> list[Outcome]:
+        return [self._one(a) for a in group]
 
     def _one(self, action: Action) -> Outcome:
         handlers = {FireCheckin: self._fire, SkipCheckin: self._skip, SendResumeNote: self._resume,
@@ -246,7 +254,7 @@ class CheckinExecutor:
         if history.returncode == 0 and tag in history.stdout:
             screen = snapshot(self.tmux, pane_id) if pane_id else None
             submitted_now = screen is not None and not screen.dead and tag in input_region(screen)
-            if submitted_now:  # pasted, but the crash came before Enter: submit it now
+            if submitted_now and pane_id and screen is not None:  # pasted, but the crash came before Enter: submit it now
                 result = press_enter_until_submitted(self.tmux, pane_id, screen,
                                                      action.pane.pane_pid if action.pane is not None else 0)
                 if not result.ok:

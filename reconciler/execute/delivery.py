@@ -138,7 +138,7 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout
         failed = _paste(tmux, pane_id, part)
         if failed:
             return Delivery(False, failed, typed_at=typed_at if index else None)
-        after = _wait_for_change(tmux, pane_id, after)
+        after = _wait_for_change(tmux, pane_id, after) or after
         if after is None:
             return Delivery(False, "the agent's pane went away during the paste", typed_at=typed_at)
         if menu_open(after):

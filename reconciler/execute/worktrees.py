@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from reconciler.execute.delivery import deliver
 from reconciler.execute.agents import Outcome
@@ -69,7 +70,7 @@ class GitExecutor:
         return outcome
 
     def _one(self, action: Action) -> Outcome:
-        handler = {CreateWorktree: self._create, SyncWorktree: self._sync, SkipSync: self._skip,
+        handler: dict[type, Callable[[Any], Outcome]] = {CreateWorktree: self._create, SyncWorktree: self._sync, SkipSync: self._skip,
                    Escalate: self._escalate, Integrate: self._integrate, RemoveWorktree: self._remove,
                    KeepWorktree: self._keep}
         return handler[type(action)](action)
@@ -125,6 +126,7 @@ class GitExecutor:
                            "not applied, worktree unchanged")
         if built.error:
             return Outcome(action, False, f"{action.mode} not computed: {built.error}")
+        assert built.commit is not None  # built without error
         refused = move_forward(path, branch, tip, built.commit, action.reason)
         if refused:  # the agent changed something meanwhile (or its own git command runs): left exactly as it is
             worktree_records.update_sync_record(self.store, self.project, agent, state="dirty", skipped_upstream=onto)

@@ -36,7 +36,7 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
                      env=tuple(tuple(pair) for pair in a["env"]), brief=a["brief"], spec_hash=a["spec_hash"],
                      spec=tuple((key, value) for key, value in a["spec"]))
         for a in data["agents"])
-    checkins = ()
+    checkins: tuple[DesiredCheckin, ...] = ()
     if data["checkins"]:
         from reconciler.model.checkins import DesiredCheckin
 

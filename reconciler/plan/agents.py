@@ -47,7 +47,8 @@ def plan_project(
             and not session_pane.session_project_id:  # not another ORCH_HOME's either
         actions.append(AdoptSession(project, session_pane.session_id, desired.session))
         adopted = adoptable_windows(observed, desired)
-        actions += [AdoptWindow(project, desired.agent(name), pane) for name, pane in adopted.items()]
+        actions += [AdoptWindow(project, agent, pane) for name, pane in adopted.items()
+                    if (agent := desired.agent(name)) is not None]
     elif session_pane is not None and session_pane.session_project != project:
         owner = (f"orch project {session_pane.session_project!r}" if session_pane.session_project
                  else "another ORCH_HOME's orch project" if session_pane.session_project_id else "not orch")

@@ -49,7 +49,7 @@ def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold
     typed_after_reset = stored is not None and marker_typed_at is not None and marker_typed_at >= stored.until
     if stored is not None and stored.notice == notice.text and not typed_after_reset:
         return None  # the same notice: already held, or already released
-    attempt = stored.attempt + 1 if typed_after_reset else 0
+    attempt = stored.attempt + 1 if stored is not None and typed_after_reset else 0
     # The same text after the reset names the old reset time: read it against when it was first
     # seen, so a time that has passed means "back off", never "tomorrow".
     first_seen = stored.first_seen if stored is not None and stored.notice == notice.text else now

@@ -79,7 +79,7 @@ def add_one_off(store: Store, project: str, agent: str, due: float, note: str) -
         cursor = store.conn.execute(
             "INSERT INTO schedules (project, agent, source, key, every_s, note, next_due, created_at)"
             " VALUES (?, ?, 'agent', NULL, NULL, ?, ?, ?)", (project, agent, note, due, time.time()))
-    return int(cursor.lastrowid)
+    return int(cursor.lastrowid or 0)
 
 
 def cancel_schedule(store: Store, schedule_id: int) -> Schedule | None:

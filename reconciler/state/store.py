@@ -315,7 +315,7 @@ class Store:
                 (manifest_path, text, sha256, session, time.time(), name),
             )
 
-    def record_desired(self, name: str, key: str, desired_json: str) -> None:
+    def record_desired(self, name: str, key: str | None, desired_json: str | None) -> None:
         with self.transaction():
             self.conn.execute("UPDATE projects SET desired_key = ?, desired_json = ? WHERE name = ?",
                               (key, desired_json, name))
