@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reconciler.context import Context, PassResult
 from reconciler.errors import ProjectGone, UserError
-from reconciler.execute.agents import Outcome
+from reconciler.execute.agents import FAILED, SKIPPED, Outcome
 from reconciler.execute.checkins import credit_guard
 from reconciler.execute.worktrees import GitExecutor
 from reconciler.git import hooks as githooks
@@ -122,7 +122,7 @@ def sync_project(ctx: Context, loaded: LoadedManifest, repeat_problems: bool = T
                 problem = str(err)
         new = report_git_problem(store, name, problem)
         if problem is not None and (new or repeat_problems):
-            result.outcomes.append(Outcome(GitProblem(name, problem), False, f"git work stopped: {problem}"))
+            result.outcomes.append(Outcome(GitProblem(name, problem), FAILED, f"git work stopped: {problem}"))
     return result
 
 
@@ -184,7 +184,7 @@ def destroy_worktrees(ctx: Context, store: Store, record) -> list:
         if str(path) not in said:  # git could not judge it (or does not know it): kept, never guessed at
             keep = KeepWorktree(record.name, path.name, str(path), "orch could not tell that it holds nothing "
                                 "of yours")
-            outcomes.append(Outcome(keep, True, f"kept {path}: {keep.why}"))
+            outcomes.append(Outcome(keep, SKIPPED, f"kept {path}: {keep.why}"))
     repo = str(loaded.resolve(loaded.manifest.spec.repo))
     if not _repo_shared(store, record.name, repo):
         for line in githooks.remove_hooks(Path(repo), home=store.home):

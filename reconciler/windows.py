@@ -12,7 +12,7 @@ from typing import Callable
 
 from reconciler.context import Context, PassResult
 from reconciler.errors import UserError
-from reconciler.execute.agents import Outcome, TmuxExecutor, adopt_marks
+from reconciler.execute.agents import HELD, Outcome, TmuxExecutor, adopt_marks
 from reconciler.execute.lanes import Lanes
 from reconciler.model.agents import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan
 from reconciler.pane_logs import save_history
@@ -137,7 +137,7 @@ def live_pids(observed: Observed, desired: DesiredProject) -> tuple[int, ...]:
 
 
 def pending(action):
-    return Outcome(action, True, f"pending: {action.reason}")
+    return Outcome(action, HELD, f"pending: {action.reason}")
 
 
 def earliest(*moments: float | None) -> float | None:

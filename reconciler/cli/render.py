@@ -53,7 +53,8 @@ def outcomes_document(project: str, outcomes: list) -> dict[str, Any]:
     return {
         "project": project,
         "ok": all(o.ok for o in outcomes),
-        "actions": [{**action_document(o.action), "ok": o.ok, "result": o.message} for o in outcomes],
+        "actions": [{**action_document(o.action), "ok": o.ok, "status": o.status, "result": o.message}
+                    for o in outcomes],
     }
 
 

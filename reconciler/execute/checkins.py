@@ -20,7 +20,7 @@ from pathlib import Path
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
 from reconciler.plan.screen import input_region
-from reconciler.execute.agents import Outcome
+from reconciler.execute.agents import DONE, FAILED, HELD, SKIPPED, Outcome
 from reconciler.locks import delivery_lock
 from reconciler.model.agents import Action, DesiredProject, ObservedPane
 from reconciler.model.checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
@@ -146,7 +146,7 @@ class CheckinExecutor:
             assert self.lanes is not None  # only called with lanes
             started = self.lanes.start(self.desired.name, agent, partial(self._all, group))
             state = "handed to the agent's delivery lane" if started else "a delivery to this agent is under way"
-            outcomes += [Outcome(a, True, f"pending: {state}") for a in group]
+            outcomes += [Outcome(a, HELD, f"pending: {state}") for a in group]
         return outcomes
 
     def _all(self, group: list[Action]) -> list[Outcome]:
@@ -162,7 +162,7 @@ class CheckinExecutor:
         try:
             return handler(action)
         except Exception as err:  # one failure never stops the others
-            return Outcome(action, False, f"{type(err).__name__}: {err}")
+            return Outcome(action, FAILED, f"{type(err).__name__}: {err}")
 
     # -- firing ----------------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class CheckinExecutor:
         schedule = action.schedule
         firing = checkin_records.begin_firing(self.store, schedule, action.due, action.reanchor, action.pane.pane_id)
         if firing is None:
-            return Outcome(action, True, "already delivered")
+            return Outcome(action, SKIPPED, "already delivered")
         time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
         credit = credit_guard(self.store, self.desired.name, schedule.agent, self.desired.credit_shared,
                               self.desired.credit_patterns)
@@ -186,7 +186,7 @@ class CheckinExecutor:
                          lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
                          ready_timeout=10.0, guard=guard, pid=action.pane.pane_pid)
         if settled_elsewhere:
-            return Outcome(action, True, result.reason)
+            return Outcome(action, SKIPPED, result.reason)
         now = time.time()
         if result.ok:
             checkin_records.finish_firing(self.store, firing, "submitted",
@@ -196,14 +196,14 @@ class CheckinExecutor:
                                     project=schedule.project, agent=schedule.agent, schedule=schedule.id,
                                     due=iso(action.due), late_s=round(late, 3), marker=firing.marker,
                                     missed=action.reanchor)
-            return Outcome(action, True, f"delivered ({late * 1000:.0f} ms after due)")
+            return Outcome(action, DONE, f"delivered ({late * 1000:.0f} ms after due)")
         if result.held:
             checkin_records.release_firing(self.store, firing, result.reason)
-            return Outcome(action, True, f"held: {result.reason}")
+            return Outcome(action, HELD, f"held: {result.reason}")
         checkin_records.fail_firing(self.store, firing, result.reason, now + retry_delay(schedule.failures))
         self.store.record_event("checkin.failed", f"check-in to {schedule.agent} failed: {result.reason}",
                                 project=schedule.project, agent=schedule.agent, schedule=schedule.id)
-        return Outcome(action, False, result.reason)
+        return Outcome(action, FAILED, result.reason)
 
     def _skip(self, action: SkipCheckin) -> Outcome:
         now = time.time()
@@ -211,7 +211,7 @@ class CheckinExecutor:
         checkin_records.skip_firing(self.store, action.schedule, action.due, next_due)
         self.store.record_event("checkin.skipped", f"missed check-in to {action.schedule.agent} skipped",
                                 project=action.project, agent=action.schedule.agent, due=iso(action.due))
-        return Outcome(action, True, "skipped")
+        return Outcome(action, SKIPPED, "skipped")
 
     def _resume(self, action: SendResumeNote) -> Outcome:
         hold = action.hold
@@ -222,7 +222,7 @@ class CheckinExecutor:
             credit_records.mark_resumed(self.store, hold)
             self.store.record_event("credit.resumed", f"resume note delivered to {hold.agent}",
                                     project=hold.project, agent=hold.agent)
-        return Outcome(action, result.ok or result.held, result.reason)
+        return Outcome(action, DONE if result.ok else HELD if result.held else FAILED, result.reason)
 
     # -- recovery after a crash ----------------------------------------------------------------
 
@@ -239,10 +239,10 @@ class CheckinExecutor:
             with FileLock(delivery_lock(self.home, firing.project, firing.agent), timeout=RECOVERY_LOCK_S,
                           mode=0o600):
                 if not checkin_records.firing_current(self.store, firing):
-                    return Outcome(action, True, "settled by another process meanwhile")
+                    return Outcome(action, SKIPPED, "settled by another process meanwhile")
                 return self._recover_locked(action)
         except Timeout:
-            return Outcome(action, False, "another delivery to this agent holds its lock: looked at next pass")
+            return Outcome(action, FAILED, "another delivery to this agent holds its lock: looked at next pass")
 
     def _recover_locked(self, action: RecoverFiring) -> Outcome:
         firing = action.firing
@@ -259,15 +259,15 @@ class CheckinExecutor:
                                                      action.pane.pane_pid if action.pane is not None else 0)
                 if not result.ok:
                     checkin_records.fail_firing(self.store, firing, result.reason, time.time() + RETRY_FIRST_S)
-                    return Outcome(action, False, result.reason)
+                    return Outcome(action, FAILED, result.reason)
             # Submitted only now, after downtime: the next one is `every` from now, not a burst.
             reanchor = firing.missed or submitted_now
             next_due = next_due_after(schedule, firing.due, time.time(), reanchor) if schedule else None
             checkin_records.finish_firing(self.store, firing, "submitted", next_due)
             self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} had been typed",
                                     project=firing.project, agent=firing.agent, marker=firing.marker)
-            return Outcome(action, True, "found on the screen: recorded as delivered")
+            return Outcome(action, DONE, "found on the screen: recorded as delivered")
         checkin_records.release_firing(self.store, firing, "interrupted before it reached the pane")
         self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} was never typed",
                                 project=firing.project, agent=firing.agent, marker=firing.marker)
-        return Outcome(action, True, "not on the screen: will be delivered")
+        return Outcome(action, DONE, "not on the screen: will be delivered")

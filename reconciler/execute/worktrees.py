@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from reconciler.execute.delivery import deliver
-from reconciler.execute.agents import Outcome
+from reconciler.execute.agents import DONE, FAILED, HELD, SKIPPED, Outcome
 from reconciler.locks import delivery_lock
 from reconciler.home import private_dir
 from reconciler.model.agents import Action, ObservedPane
@@ -64,7 +64,7 @@ class GitExecutor:
         try:
             outcome = self._one(action)
         except Exception as err:  # one failure never stops the others
-            outcome = Outcome(action, False, f"{type(err).__name__}: {err}")
+            outcome = Outcome(action, FAILED, f"{type(err).__name__}: {err}")
         if not outcome.ok:
             self._event("sync.failed", f"{action.target}: {outcome.message}", agent=_agent_of(action))
         return outcome
@@ -96,11 +96,11 @@ class GitExecutor:
         else:
             result = git("worktree", "add", str(path), worktree.branch, cwd=repo, check=False)
         if result.returncode != 0:
-            return Outcome(action, False, result.stderr.strip() or "git worktree add failed")
+            return Outcome(action, FAILED, result.stderr.strip() or "git worktree add failed")
         worktree_records.update_sync_record(self.store, self.project, worktree.agent, state="synced", last_sync=time.time())
         self._event("worktree.created", f"worktree for {worktree.agent} at {path} on {worktree.branch}",
                     agent=worktree.agent)
-        return Outcome(action, True, "created")
+        return Outcome(action, DONE, "created")
 
     # -- sync ---------------------------------------------------------------------------------------
 
@@ -111,7 +111,7 @@ class GitExecutor:
                     cwd=repo, check=False)
         rows = [line.split() for line in found.stdout.splitlines()]
         if found.returncode != 0 or len(rows) != 2 or any(len(row) != 3 for row in rows):
-            return Outcome(action, False, f"branch {branch} or upstream commit {onto[:12]} is not there any more")
+            return Outcome(action, FAILED, f"branch {branch} or upstream commit {onto[:12]} is not there any more")
         tip, (_, onto_tree, committed) = rows[0][0], rows[1]
         built = merged(repo, tip, onto, action.upstream, branch) if action.mode == "merge" else \
             rebased(repo, tip, onto, onto_tree)
@@ -122,45 +122,45 @@ class GitExecutor:
             self._event("sync.conflict", f"{agent}: {action.mode} onto {action.upstream} conflicts in "
                         f"{', '.join(files) or 'files git did not name'}; not applied, nothing changed", agent=agent,
                         files=files, upstream=onto)
-            return Outcome(action, True, f"conflict in {', '.join(files) or 'files git did not name'}: "
+            return Outcome(action, HELD, f"conflict in {', '.join(files) or 'files git did not name'}: "
                            "not applied, worktree unchanged")
         if built.error:
-            return Outcome(action, False, f"{action.mode} not computed: {built.error}")
+            return Outcome(action, FAILED, f"{action.mode} not computed: {built.error}")
         assert built.commit is not None  # built without error
         refused = move_forward(path, branch, tip, built.commit, action.reason)
         if refused:  # the agent changed something meanwhile (or its own git command runs): left exactly as it is
             worktree_records.update_sync_record(self.store, self.project, agent, state="dirty", skipped_upstream=onto)
             self._event("sync.skipped", f"{agent}: left as it was: {refused}", agent=agent, upstream=onto)
-            return Outcome(action, True, f"left as it was: {refused}")
+            return Outcome(action, SKIPPED, f"left as it was: {refused}")
         worktree_records.update_sync_record(self.store, self.project, agent, state="synced", last_sync=time.time(),
                                   conflict_upstream=None, conflict_files=(), skipped_upstream=None)
         verb = "merged" if action.mode == "merge" else "rebased"
         # since the upstream commit was made (git keeps whole seconds): what `orch metrics` calls sync latency
         self._event(f"sync.{verb}", f"{agent}: {action.reason}", agent=agent, upstream=onto,
                     latency_s=round(max(0.0, time.time() - int(committed)), 3))
-        return Outcome(action, True, f"{verb} onto {action.upstream}")
+        return Outcome(action, DONE, f"{verb} onto {action.upstream}")
 
     def _skip(self, action: SkipSync) -> Outcome:
         worktree_records.update_sync_record(self.store, self.project, action.agent, state=action.state,
                                   skipped_upstream=action.upstream_commit)
         self._event("sync.skipped", f"{action.agent}: {action.reason}", agent=action.agent)
-        return Outcome(action, True, action.reason)
+        return Outcome(action, SKIPPED, action.reason)
 
     # -- escalation -----------------------------------------------------------------------------
 
     def _escalate(self, action: Escalate) -> Outcome:
         pane = self.panes.get(action.to)
         if pane is None or pane.dead:
-            return Outcome(action, False, f"{action.to} is not running: the escalation waits for it")
+            return Outcome(action, FAILED, f"{action.to} is not running: the escalation waits for it")
         result = deliver(self.tmux, pane.pane_id, action.message(),
                          lock_file=delivery_lock(self.home, self.project, action.to), ready_timeout=10.0,
                          guard=self.guard_for(action.to))
         if not result.ok:  # held back (out of credit) is as it should be; a failed delivery is not
-            return Outcome(action, result.held, f"escalation not delivered yet: {result.reason}")
+            return Outcome(action, HELD if result.held else FAILED, f"escalation not delivered yet: {result.reason}")
         worktree_records.update_sync_record(self.store, self.project, action.agent, escalated_upstream=action.upstream_commit)
         self._event("sync.escalated", f"told {action.to} about {action.agent}'s conflict", agent=action.agent,
                     to=action.to, files=list(action.files))
-        return Outcome(action, True, f"told {action.to}")
+        return Outcome(action, DONE, f"told {action.to}")
 
     # -- integration ------------------------------------------------------------------------------
 
@@ -174,17 +174,17 @@ class GitExecutor:
                         f"{'passed' if passed else 'failed'}", agent=worktree.agent, output=output, head=head)
             if not passed:
                 worktree_records.update_sync_record(self.store, self.project, worktree.agent, gate_failed_head=head)
-                return Outcome(action, True, "gate failed: upstream not advanced")
+                return Outcome(action, HELD, "gate failed: upstream not advanced")
         repo = self.settings.repo
         ancestor = git("merge-base", "--is-ancestor", action.upstream_commit, head, cwd=repo, check=False)
         if ancestor.returncode != 0:
-            return Outcome(action, True, "not a fast-forward any more: left for the next sync")
+            return Outcome(action, SKIPPED, "not a fast-forward any more: left for the next sync")
         checkout = _checkout_of(repo, action.upstream)
         if checkout is not None:
             if _tracked_changes(checkout) or operation_in_progress(worktree_git_dir(Path(checkout))):
                 self._event("sync.integration_blocked", f"{action.upstream} is checked out at {checkout} with "
                             "uncommitted changes: not advanced", agent=worktree.agent)
-                return Outcome(action, True, f"{action.upstream} checked out in a dirty tree at {checkout}: not advanced")
+                return Outcome(action, HELD, f"{action.upstream} checked out in a dirty tree at {checkout}: not advanced")
             result = git("-c", "merge.autoStash=false", "merge", "--ff-only", "--no-autostash", head, cwd=checkout,
                          check=False)
         else:
@@ -192,11 +192,11 @@ class GitExecutor:
                          check=False)
         if result.returncode != 0:
             why = _named(result.stderr) or result.stderr.strip() or "could not advance upstream"
-            return Outcome(action, False, f"{action.upstream} not advanced: {why}")
+            return Outcome(action, FAILED, f"{action.upstream} not advanced: {why}")
         self.advanced_upstream = True
         self._event("sync.integrated", f"{action.upstream} advanced to {worktree.branch} ({head[:12]})",
                     agent=worktree.agent, head=head)
-        return Outcome(action, True, f"{action.upstream} advanced to {head[:12]}")
+        return Outcome(action, DONE, f"{action.upstream} advanced to {head[:12]}")
 
     # -- removal ----------------------------------------------------------------------------------
 
@@ -213,12 +213,12 @@ class GitExecutor:
             git("branch", "-d", action.branch, cwd=repo, check=False)  # -d refuses an unmerged branch
         worktree_records.forget_sync_record(self.store, self.project, action.agent)
         self._event("worktree.removed", f"removed {action.path}; nothing in it beyond upstream", agent=action.agent)
-        return Outcome(action, True, "removed")
+        return Outcome(action, DONE, "removed")
 
     def _keep(self, action: KeepWorktree) -> Outcome:
         worktree_records.update_sync_record(self.store, self.project, action.agent, state="kept")
         self._event("worktree.kept", f"kept {action.path}: {action.why}", agent=action.agent, path=action.path)
-        return Outcome(action, True, f"kept {action.path}: {action.why}")
+        return Outcome(action, SKIPPED, f"kept {action.path}: {action.why}")
 
 
 @dataclass(frozen=True)
