@@ -11,30 +11,21 @@ import hashlib
 import re
 import secrets
 import time
-from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler import session_state
 from reconciler.context import Context, PassResult
 from reconciler.errors import LockTimeout, ProjectGone, UserError
-from reconciler.execute.agents import TmuxExecutor, home_mark
-from reconciler.locks import delivery_lock
-from reconciler.execute.checkins import CheckinExecutor, observe_credit
 from reconciler.execute.lanes import Lanes
-from reconciler.git.observe import observe_repo
 from reconciler.locks import exclusive, git_lock, project_lock
 from reconciler.manifest import desired_cache
 from reconciler.manifest.desired import desired_project
 from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manifest, parse_manifest
 from reconciler.model.agents import DesiredProject, Observed, Plan, Problem
 from reconciler.plan.agents import plan_destroy, plan_project
-from reconciler.plan.checkins import next_wake, plan_checkins
-from reconciler.plan.worktrees import plan_worktrees
 from reconciler.runtime.observe import observe
 from reconciler.state import checkins as checkin_records
 from reconciler.state import credit as credit_records
-from reconciler.state import worktrees as worktree_records
 from reconciler.state.store import ProjectRecord, Store
 from reconciler.sync import (converge_worktrees, destroy_worktrees, ensure_hooks, no_upstream, observe_worktrees,
                              project_upstream, report_git_problem, worktrees_ready)
@@ -101,6 +92,9 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
 
 
 def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
+    from reconciler.git.observe import observe_repo  # lazy: only a project with a repository needs git
+    from reconciler.plan.worktrees import plan_worktrees  # lazy: only a project with a repository needs git
+    from reconciler.state import worktrees as worktree_records  # lazy: only a project with a repository needs git
     observed = observe_project(ctx, desired)
     plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
                         explain=explain_changes(store, desired, ctx.show_sensitive), adopt=ctx.adopt)
@@ -125,6 +119,7 @@ def reconcile_project(ctx: Context, loaded: LoadedManifest, *, fire_checkins: bo
 
     With `lanes` (the watcher's), deliveries are handed to the agents' lanes, not awaited. Without
     `register`, a project found unregistered under the lock raises ProjectGone."""
+    from reconciler import session_state  # lazy: off `orch plan`'s path
     name = loaded.manifest.metadata.name
     with exclusive(project_lock(ctx.home, name), ctx.lock_timeout,
                    on_wait=lambda who: ctx.progress(f"waiting for the lock on {name}, held by {who}")):
@@ -206,6 +201,7 @@ def _register(store: Store, loaded: LoadedManifest, ctx: Context, register: bool
 def _adoptable_id(ctx: Context, name: str) -> str | None:
     """A project that lost its store keeps its id: read it back from its running session (its id
     mark, else its name), only from a session this ORCH_HOME made (or an older orch, unmarked)."""
+    from reconciler.execute.agents import home_mark  # lazy: off `orch plan`'s path
     mine = home_mark(ctx.home)
     ids = set()
     for pane in observe(ctx.tmux).panes:
@@ -225,6 +221,8 @@ def _sync_schedules(store: Store, desired: DesiredProject) -> None:
 
 def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed: Observed, result: PassResult,
                    missed_before: float, lookahead: float, lanes: Lanes | None = None) -> None:
+    from reconciler.execute.checkins import CheckinExecutor, observe_credit  # lazy: off `orch plan`'s path
+    from reconciler.plan.checkins import next_wake, plan_checkins  # lazy: off `orch plan`'s path
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
     observe_credit(ctx.tmux, store, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
     firings = checkin_records.open_firings(store, desired.name)
@@ -248,6 +246,11 @@ def destroy(ctx: Context, name: str) -> list:
     """Kill the project's agent windows (and so its session, unless a user's window is in it), remove
     its clean worktrees and forget it. Every lock of the project is taken first (its own, the git
     lane's, each agent's delivery lock): a busy one fails there, before anything is changed."""
+    from reconciler.state import worktrees as worktree_records  # lazy: only a project with a repository needs git
+    from contextlib import ExitStack  # lazy: off `orch plan`'s path
+    from reconciler import session_state  # lazy: off `orch plan`'s path
+    from reconciler.execute.agents import TmuxExecutor  # lazy: off `orch plan`'s path
+    from reconciler.locks import delivery_lock  # lazy: off `orch plan`'s path
     def wait(who: str) -> None:
         ctx.progress(f"waiting for a lock on {name}, held by {who}")
 

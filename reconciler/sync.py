@@ -3,24 +3,15 @@ and removed on destroy when they hold nothing beyond upstream. `orch sync` is `s
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from reconciler.context import Context, PassResult
 from reconciler.errors import ProjectGone, UserError
-from reconciler.execute.agents import FAILED, SKIPPED, Outcome
-from reconciler.execute.checkins import credit_guard
-from reconciler.execute.worktrees import GitExecutor
-from reconciler.git import hooks as githooks
-from reconciler.git.observe import current_branch, observe_repo, observe_worktree
 from reconciler.locks import exclusive, git_lock
 from reconciler.manifest.desired import desired_project, worktrees_dir
 from reconciler.manifest.loader import LoadedManifest, ManifestError, parse_manifest
 from reconciler.model.agents import DesiredProject
-from reconciler.model.worktrees import DesiredWorktree, GitProblem, KeepWorktree
-from reconciler.plan.worktrees import plan_escalations, plan_worktrees
-from reconciler.state import worktrees as worktree_records
 from reconciler.state.store import ProjectRecord, Store
 from reconciler.windows import observe_project
 
@@ -31,6 +22,7 @@ def project_upstream(loaded: LoadedManifest, record: ProjectRecord | None) -> st
     repository now. None without a repository, or when that checkout has a detached HEAD.
 
     Whatever the user checks out later never changes it: only spec.upstream does."""
+    from reconciler.git.observe import current_branch  # lazy: only a project with a repository needs git
     spec = loaded.manifest.spec
     if spec.repo is None:
         return None
@@ -53,6 +45,10 @@ def no_upstream(loaded: LoadedManifest) -> str:
 def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync: bool,
                        panes: dict | None = None) -> list:
     """Worktrees created or repaired (and with `sync`, brought up to upstream, conflicts escalated)."""
+    from reconciler.git.observe import observe_repo  # lazy: only a project with a repository needs git
+    from reconciler.plan.worktrees import plan_escalations, plan_worktrees  # lazy: only a project with a repository needs git
+    from reconciler.state import worktrees as worktree_records  # lazy: only a project with a repository needs git
+    from reconciler.execute.worktrees import GitExecutor  # lazy: off `orch plan`'s path
     settings = desired.git
     assert settings is not None  # called for a project with a repository
     executor = GitExecutor(store, ctx.home, desired.name, settings, ctx.tmux, panes or {},
@@ -77,6 +73,9 @@ def converge_worktrees(ctx: Context, store: Store, desired: DesiredProject, sync
 
 def observe_worktrees(settings, repo) -> tuple[dict, dict]:
     """Facts of each desired worktree, and of worktrees left in orch's folder by removed agents."""
+    from reconciler.git.observe import observe_worktree  # lazy: only a project with a repository needs git
+    from reconciler.model.worktrees import DesiredWorktree  # lazy: only a project with a repository needs git
+    from concurrent.futures import ThreadPoolExecutor  # lazy: off `orch plan`'s path
     with ThreadPoolExecutor(max_workers=4) as pool:  # git processes overlap: ~40% less wall time for 10
         observed = pool.map(lambda w: observe_worktree(w, repo, settings.upstream), settings.worktrees)
         facts = {fact.agent: fact for fact in observed}
@@ -92,6 +91,7 @@ def observe_worktrees(settings, repo) -> tuple[dict, dict]:
 
 
 def _escalation_guard(store: Store, desired: DesiredProject):
+    from reconciler.execute.checkins import credit_guard  # lazy: off `orch plan`'s path
     return lambda agent: credit_guard(store, desired.name, agent, desired.credit_shared, desired.credit_patterns)
 
 
@@ -100,6 +100,8 @@ def sync_project(ctx: Context, loaded: LoadedManifest, repeat_problems: bool = T
 
     A git problem (the repository gone, upstream deleted, ...) stops this project's git work only: it is
     recorded once (then when it changes) and, with `repeat_problems`, returned as a failed outcome each time."""
+    from reconciler.model.worktrees import GitProblem  # lazy: only a project with a repository needs git
+    from reconciler.execute.agents import FAILED, Outcome  # lazy: off `orch plan`'s path
     name = loaded.manifest.metadata.name
     result = PassResult(name)
     if loaded.manifest.spec.repo is None:
@@ -147,6 +149,7 @@ def ensure_hooks(store: Store, desired: DesiredProject) -> None:
 
     What was installed is recorded as it happens; a hook left alone (not orch's, or a hooks folder
     orch must not write) is recorded once, then only when that changes."""
+    from reconciler.git import hooks as githooks  # lazy: off `orch plan`'s path
     assert desired.git is not None
     repo, home, upstream = Path(desired.git.repo), store.home, desired.git.upstream
     if githooks.hooks_installed(repo, home, upstream):
@@ -164,6 +167,10 @@ def ensure_hooks(store: Store, desired: DesiredProject) -> None:
 def destroy_worktrees(ctx: Context, store: Store, record) -> list:
     """Remove the project's worktrees that hold nothing beyond upstream; keep the rest and say where; unhook.
     The caller holds the project's git lock."""
+    from reconciler.model.worktrees import KeepWorktree  # lazy: only a project with a repository needs git
+    from reconciler.state import worktrees as worktree_records  # lazy: only a project with a repository needs git
+    from reconciler.execute.agents import Outcome, SKIPPED  # lazy: off `orch plan`'s path
+    from reconciler.git import hooks as githooks  # lazy: off `orch plan`'s path
     try:
         loaded = parse_manifest(record.manifest_text, Path(record.manifest_path))
     except ManifestError:

@@ -12,10 +12,8 @@ from typing import Callable
 
 from reconciler.context import Context, PassResult
 from reconciler.errors import UserError
-from reconciler.execute.agents import HELD, Outcome, TmuxExecutor, adopt_marks
 from reconciler.execute.lanes import Lanes
 from reconciler.model.agents import DeferRestart, DeliverBrief, DesiredProject, Observed, Plan
-from reconciler.pane_logs import save_history
 from reconciler.plan.agents import plan_project
 from reconciler.runtime.observe import observe
 from reconciler.runtime.tmux import Tmux
@@ -62,6 +60,7 @@ def _field(deepdiff_path: str) -> str:
 def observe_project(ctx: Context, desired: DesiredProject, adopt: bool = False) -> Observed:
     """tmux as this project sees it (`Observed.owned`); with `adopt`, the id marks an older orch did
     not set are set first (one tmux call, once)."""
+    from reconciler.execute.agents import adopt_marks  # lazy: off `orch plan`'s path
     observed = observe(ctx.tmux).owned(desired.name, desired.id, desired.session)
     if adopt:
         commands = adopt_marks(desired, observed, ctx.home)
@@ -74,6 +73,7 @@ def observe_project(ctx: Context, desired: DesiredProject, adopt: bool = False) 
 def converge_windows(ctx: Context, store: Store, desired: DesiredProject, result: PassResult,
                       wait_for_backoff: bool, lanes: Lanes | None) -> Observed:
     """Observe/plan/execute until tmux matches (or only backoff waits remain); the last observation."""
+    from reconciler.execute.agents import TmuxExecutor  # lazy: off `orch plan`'s path
     # apply waits for a slow agent's prompt to deliver its brief; the watcher hands it to the agent's lane
     executor = TmuxExecutor(ctx.tmux, store, ctx.home, lanes)
     for _ in range(MAX_PASSES):
@@ -125,6 +125,7 @@ def notice_deaths(tmux: Tmux, store: Store, desired: DesiredProject, observed: O
 def _save_last_screen(tmux: Tmux, store: Store, desired: DesiredProject, pane) -> None:
     """Keep a dead agent's history before the restart clears it: the last screen of a crash is
     what a person needs to see why it died."""
+    from reconciler.pane_logs import save_history  # lazy: off `orch plan`'s path
     path = save_history(tmux, store.home, desired.name, desired.id, pane.agent, pane.pane_id)
     if path is not None:
         store.record_event("agent.log_saved", f"{pane.agent} died; its screen is kept in {path}",
@@ -137,6 +138,7 @@ def live_pids(observed: Observed, desired: DesiredProject) -> tuple[int, ...]:
 
 
 def pending(action):
+    from reconciler.execute.agents import HELD, Outcome  # lazy: off `orch plan`'s path
     return Outcome(action, HELD, f"pending: {action.reason}")
 
 
