@@ -92,13 +92,15 @@ def plan_from_cache(ctx: Context, file: str) -> tuple[DesiredProject, Plan] | No
 
 
 def _plan_desired(ctx: Context, store: Store, desired: DesiredProject) -> Plan:
-    from reconciler.git.observe import observe_repo  # lazy: only a project with a repository needs git
-    from reconciler.plan.worktrees import plan_worktrees  # lazy: only a project with a repository needs git
-    from reconciler.state import worktrees as worktree_records  # lazy: only a project with a repository needs git
     observed = observe_project(ctx, desired)
     plan = plan_project(desired, observed, store.agent_facts(desired.name), time.time(),
                         explain=explain_changes(store, desired, ctx.show_sensitive), adopt=ctx.adopt)
     if desired.git is not None:
+        # lazy: only a project with a repository needs git (start-up of `orch plan`)
+        from reconciler.git.observe import observe_repo
+        from reconciler.plan.worktrees import plan_worktrees
+        from reconciler.state import worktrees as worktree_records
+
         repo = observe_repo(desired.git.repo)
         facts, leftovers = observe_worktrees(desired.git, repo)
         actions, problems = plan_worktrees(desired.name, desired.git, repo, facts,

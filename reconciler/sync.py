@@ -22,7 +22,6 @@ def project_upstream(loaded: LoadedManifest, record: ProjectRecord | None) -> st
     repository now. None without a repository, or when that checkout has a detached HEAD.
 
     Whatever the user checks out later never changes it: only spec.upstream does."""
-    from reconciler.git.observe import current_branch  # lazy: only a project with a repository needs git
     spec = loaded.manifest.spec
     if spec.repo is None:
         return None
@@ -30,6 +29,8 @@ def project_upstream(loaded: LoadedManifest, record: ProjectRecord | None) -> st
         return spec.upstream
     if record is not None and record.upstream:
         return record.upstream
+    from reconciler.git.observe import current_branch  # lazy: only a project with a repository needs git
+
     try:
         return current_branch(loaded.resolve(spec.repo))
     except UserError:

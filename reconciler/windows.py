@@ -60,9 +60,10 @@ def _field(deepdiff_path: str) -> str:
 def observe_project(ctx: Context, desired: DesiredProject, adopt: bool = False) -> Observed:
     """tmux as this project sees it (`Observed.owned`); with `adopt`, the id marks an older orch did
     not set are set first (one tmux call, once)."""
-    from reconciler.execute.agents import adopt_marks  # lazy: off `orch plan`'s path
     observed = observe(ctx.tmux).owned(desired.name, desired.id, desired.session)
     if adopt:
+        from reconciler.execute.agents import adopt_marks  # lazy: off `orch plan`'s path
+
         commands = adopt_marks(desired, observed, ctx.home)
         if commands:
             ctx.tmux.run(*commands, check=False)
