@@ -1,6 +1,6 @@
 """The `orch team ...` and `orch init` commands: their arguments and how their results are shown.
 
-Kept out of reconciler/cli.py so that file only gains two hooks; imports stay lazy (argparse
+Kept out of reconciler/cli/ so that the parser only gains two hooks; imports stay lazy (argparse
 only at parser-building time) so every other command starts as fast as before.
 """
 
