@@ -81,7 +81,7 @@ def main() -> int:
 
             def round_over(seen: dict[str, str]) -> None:
                 for desired, panes in projects:
-                    observe_credit(ctx.tmux, store, desired, panes, seen)
+                    observe_credit(ctx.tmux, store, ctx.home, desired, panes, seen)
 
             results["cold"] = measure(args.runs, lambda: round_over({}))
             seen: dict[str, str] = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from reconciler.agent_events import receipts_stream
+from reconciler.drivers import get as get_driver
 from reconciler.errors import UserError
 from reconciler.execute.delivery import Delivery, deliver
 from reconciler.locks import delivery_lock
@@ -44,35 +46,47 @@ def send_text(ctx, project: str, agent: str, text: str, ready_timeout: float, fo
     if not text.strip():
         raise UserError("the message is empty")
     pane = find_agent_pane(ctx, project, agent)
-    guard = None if force else _credit_guard(ctx, project, agent)
+    record, spec, kind = _applied(ctx, project, agent)
+    guard = None if force else _credit_guard(ctx, project, agent, spec, kind)
+    receipts = receipts_stream(ctx.home, project, record.id, agent, kind) if record is not None else None
     result = deliver(ctx.tmux, pane.pane_id, text, lock_file=delivery_lock(ctx.home, project, agent),
-                     ready_timeout=ready_timeout, guard=guard)
+                     ready_timeout=ready_timeout, guard=guard, receipts=receipts, dialogs=get_driver(kind).dialogs)
     if result.held:
         raise UserError(f"{project}/{agent} is {result.reason}; nothing was typed "
                         "(use --force to deliver anyway, or `orch credit clear` for a false alarm)")
-    kind = "message.delivered" if result.ok else "message.failed"
-    ctx.store().record_event(kind, f"message to {agent}: {result.reason}", project=project, agent=agent,
-                             chars=len(text), enters=result.enters)
+    ctx.store().record_event("message.delivered" if result.ok else "message.failed",
+                             f"message to {agent}: {result.reason}", project=project, agent=agent,
+                             chars=len(text), enters=result.enters, confirmed_by=result.confirmed_by)
     return result
 
 
-def _credit_guard(ctx, project: str, agent: str):
-    """The check-ins' credit guard, with the project's settings from its last applied manifest."""
+def _applied(ctx, project: str, agent: str):
+    """(the project's record, its last applied spec, the agent's kind) as far as they are known."""
     from pathlib import Path
 
-    from reconciler.execute.checkins import credit_guard
+    from reconciler.drivers import resolve
     from reconciler.manifest.loader import ManifestError, parse_manifest
 
-    store = ctx.store()
-    record = store.project(project)
-    shared, patterns = False, ()
+    record = ctx.store().project(project)
+    spec, kind = None, "generic"
     if record is not None and record.manifest_text:
         try:
-            credit = parse_manifest(record.manifest_text, Path(record.manifest_path)).manifest.spec.credit
-            shared, patterns = credit.shared, tuple(credit.patterns)
+            spec = parse_manifest(record.manifest_text, Path(record.manifest_path)).manifest.spec
         except ManifestError:
-            pass
-    return credit_guard(store, project, agent, shared, patterns)
+            spec = None
+    if spec is not None:
+        found = next((a for a in spec.agents if a.name == agent), None)
+        if found is not None:
+            kind = resolve(found.kind, found.command or spec.defaults.command or "").kind
+    return record, spec, kind
+
+
+def _credit_guard(ctx, project: str, agent: str, spec, kind: str):
+    """The check-ins' credit guard, with the project's settings from its last applied manifest."""
+    from reconciler.execute.checkins import credit_guard
+
+    shared, patterns = (spec.credit.shared, tuple(spec.credit.patterns)) if spec is not None else (False, ())
+    return credit_guard(ctx.store(), project, agent, shared, patterns, kind)
 
 
 def recent_output(ctx, project: str, agent: str, lines: int) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 SYNC_DONE = ("sync.rebased", "sync.merged")
+DELIVERED = ("checkin.delivered", "message.delivered", "brief.delivered", "credit.resumed")
 HOLD_STARTED = ("credit.exhausted", "credit.held")
 
 
@@ -76,7 +77,16 @@ def summarize(name: str, firings: Iterable[FiringRow], events: Iterable[EventRow
         },
         "restarts": sum(e.kind == "agent.restarted" for e in events),
         "agents": agents,
+        "deliveries": _confirmations(events),
     }
+
+
+def _confirmations(events: list[EventRow]) -> dict[str, Any]:
+    """Who confirmed each delivery: the agent's own receipt (Claude Code's UserPromptSubmit) or the screen."""
+    by = [e.data.get("confirmed_by") for e in events if e.kind in DELIVERED]
+    receipt, screen = by.count("receipt"), by.count("screen")
+    return {"confirmed_by_receipt": receipt, "confirmed_by_screen": screen,
+            "receipt_share": round(receipt / (receipt + screen), 4) if receipt + screen else None}
 
 
 def collect_metrics(ctx, name: str | None = None, since: float | None = None) -> dict[str, Any]:
@@ -128,6 +138,10 @@ _GAUGES = (
     ("orch_sync_conflicts_total", "syncs aborted on a conflict", "counter", lambda p: p["sync"]["conflicts"]),
     ("orch_restarts_total", "dead agents restarted", "counter", lambda p: p["restarts"]),
     ("orch_agents", "agents the project runs", "gauge", lambda p: p["agents"]),
+    ("orch_deliveries_confirmed_by_receipt_total", "deliveries the agent's own receipt confirmed", "counter",
+     lambda p: p["deliveries"]["confirmed_by_receipt"]),
+    ("orch_deliveries_confirmed_by_screen_total", "deliveries only the screen confirmed", "counter",
+     lambda p: p["deliveries"]["confirmed_by_screen"]),
 )
 _SUMMARIES = (
     ("orch_checkin_lateness_seconds", "paste time minus due time of delivered check-ins", "checkins", "lateness"),
@@ -178,7 +192,9 @@ def text(document: dict[str, Any]) -> str:
                 f"{c['skipped']} skipped, {c['pending']} pending; lateness p50 {seconds(c['lateness_p50_s'])}, "
                 f"p99 {seconds(c['lateness_p99_s'])}; {c['held_for_credit']} credit hold(s)",
                 f"  sync       {s['syncs']} sync(s), latency p50 {seconds(s['latency_p50_s'])}, "
-                f"p99 {seconds(s['latency_p99_s'])}; {s['conflicts']} conflict(s)"]
+                f"p99 {seconds(s['latency_p99_s'])}; {s['conflicts']} conflict(s)",
+                f"  delivered  {p['deliveries']['confirmed_by_receipt']} confirmed by the agent's receipt, "
+                f"{p['deliveries']['confirmed_by_screen']} by the screen"]
     return "\n".join(out)
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from reconciler.agent_events import agents_in_turn
 from reconciler.context import Context, PassResult
 from reconciler.errors import LockTimeout, ProjectGone, UserError
 from reconciler.execute.lanes import Lanes
@@ -226,7 +227,7 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
     from reconciler.execute.checkins import CheckinExecutor, observe_credit  # lazy: off `orch plan`'s path
     from reconciler.plan.checkins import next_wake, plan_checkins  # lazy: off `orch plan`'s path
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
-    observe_credit(ctx.tmux, store, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
+    observe_credit(ctx.tmux, store, ctx.home, desired, panes, ctx.screens_seen)  # `orch status` tells within this pass
     firings = checkin_records.open_firings(store, desired.name)
     if lanes is not None:  # an agent whose lane is busy is left alone: its own delivery settles its firing
         now = time.time()
@@ -235,12 +236,14 @@ def _fire_checkins(ctx: Context, store: Store, desired: DesiredProject, observed
         firings = [f for f in firings if f.agent not in busy]
         result.wake_at = earliest(result.wake_at, lanes.next_free())
     now = time.time()
+    in_turn = agents_in_turn(ctx.home, desired, store.agent_facts(desired.name), panes, now)
     actions = plan_checkins(desired, checkin_records.schedules(store, desired.name), firings,
-                            panes, credit_records.credit_holds(store, desired.name), now + lookahead, missed_before)
+                            panes, credit_records.credit_holds(store, desired.name), now + lookahead, missed_before,
+                            in_turn)
     if actions:
         result.outcomes += CheckinExecutor(ctx.tmux, store, ctx.home, desired, lanes).execute(actions)
     wake = next_wake(checkin_records.schedules(store, desired.name), credit_records.credit_holds(store, desired.name), panes,
-                     desired.credit_shared, time.time())
+                     desired.credit_shared, time.time(), desired, in_turn)
     result.wake_at = earliest(result.wake_at, wake)
 
 

@@ -91,6 +91,23 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
     return upstream, problem, document
 
 
+def _state(home: Path, record, agent: str, kind: str, alive: bool, fact, now: float):
+    """The agent's state from its own events (reconciler/agent_state.py)."""
+    from reconciler.agent_events import events_file, recent_events
+    from reconciler.agent_state import agent_state
+    from reconciler.drivers import get
+
+    reports = get(kind).reports
+    events = recent_events(events_file(home, record.name, record.id, agent)) if reports else []
+    return agent_state(events, alive, fact.started_at if fact else None, reports, now,
+                       fact.seen_dead_at if fact else None)
+
+
+def _latest(*moments: float | None) -> float | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
 def _manifest_error(record) -> str | None:
     """Why the project's manifest file cannot be used now (the watcher keeps the last good version),
     or None. Validated only when the file differs from what was applied, so a normal status is fast."""
@@ -145,6 +162,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         facts = store.agent_facts(record.name)
         desired, upstream_problem = _applied_desired(ctx, record)
         agents = [(agent.name, agent.role) for agent in desired.agents] if desired else []
+        kinds = {agent.name: agent.kind for agent in desired.agents} if desired else {}
         shared = bool(desired and desired.credit_shared)
         upstream, problem, worktrees = _worktrees(store, record, desired, upstream_problem)
         known = {agent for agent, _ in agents}
@@ -159,17 +177,21 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         for agent, role in agents:
             pane, fact = panes.get(agent), facts.get(agent)
             hold = effective_hold(agent, holds, shared, now)
+            alive = bool(pane and not pane.dead)
+            state = _state(ctx.home, record, agent, kinds.get(agent, "generic"), alive, fact, now)
             rows.append({
                 "name": agent,
                 "role": role,
                 "window": pane.window_name if pane else None,
-                "alive": bool(pane and not pane.dead),
+                "alive": alive,
+                "state": state.state,
+                "state_age_s": None if state.age(now) is None else round(state.age(now), 1),
                 "restarts": fact.restarts if fact else 0,
                 "last_exit_status": pane.dead_status if pane and pane.dead else (fact.last_exit_status if fact else None),
                 "credit": {"exhausted": hold is not None, "until": iso(hold.until) if hold else None},
                 "next_checkin": iso(due.get(agent)),
                 "last_checkin": iso(last_checkins.get(agent)),
-                "last_activity": iso(activity.get(pane.pane_id)) if pane else None,
+                "last_activity": iso(_latest(state.last_activity, activity.get(pane.pane_id) if pane else None)),
                 "worktree": worktrees.get(agent),
             })
         projects.append({

@@ -93,7 +93,8 @@ def observe_worktrees(settings, repo) -> tuple[dict, dict]:
 
 def _escalation_guard(store: Store, desired: DesiredProject):
     from reconciler.execute.checkins import credit_guard  # lazy: off `orch plan`'s path
-    return lambda agent: credit_guard(store, desired.name, agent, desired.credit_shared, desired.credit_patterns)
+    return lambda agent: credit_guard(store, desired.name, agent, desired.credit_shared, desired.credit_patterns,
+                                      desired.kind_of(agent))
 
 
 def sync_project(ctx: Context, loaded: LoadedManifest, repeat_problems: bool = True) -> PassResult:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -59,6 +60,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if result["ok"]:
                 print(f"{result['file']}: ok (project {result['project']}, {result['agents']} agents)")
     return 1 if failed else 0
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    """What the hooks orch gives Claude Code run (they call reconciler/hook.py directly, faster)."""
+    from reconciler.hook import main as hook_main
+
+    project, agent = os.environ.get("ORCH_PROJECT", ""), os.environ.get("ORCH_AGENT", "")
+    names_ok = all(re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) for name in (project, agent))
+    found = sorted(args.home.glob(f"projects/{project}-*/agents/{agent}/events.jsonl")) if names_ok else []
+    if len(found) == 1:
+        hook_main(["hook", args.event, str(found[0]), str(args.home / "run")])
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the Prometheus text format to PATH, atomically")
 
     command("schema", "print the manifest's JSON Schema")
+    p = command("hook", "(inside an agent) report one of its hook events, JSON on stdin, to orch; always exits 0")
+    p.add_argument("event", metavar="EVENT", help="the hook's event name, e.g. UserPromptSubmit")
     from reconciler.teams.cli import add_commands as add_team_commands
 
     add_team_commands(command, common)

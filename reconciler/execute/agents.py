@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler import drivers
 from reconciler.execute.delivery import deliver
 from reconciler.execute.lanes import Lanes
 from reconciler.locks import delivery_lock
@@ -44,12 +45,15 @@ class Outcome:
         return self.status != FAILED
 
 
-def launch_args(project: DesiredProject, agent: DesiredAgent) -> list[str]:
-    """-n/-c/-e options and the command for new-session, new-window and respawn-pane."""
+def launch_args(home: Path, project: DesiredProject, agent: DesiredAgent) -> list[str]:
+    """-n/-c/-e options and the command for new-session, new-window and respawn-pane (with the
+    agent's hooks into orch where its driver has them)."""
+    from reconciler.execute.agent_hooks import launch_command
+
     args = ["-c", escape_format(agent.cwd)]
     for key, value in project.launch_env(agent):
         args += ["-e", f"{key}={value}"]
-    return args + [agent.command]
+    return args + [launch_command(home, project, agent)]
 
 
 def mark_agent_pane(project: DesiredProject, agent: DesiredAgent, target: str) -> list[Command]:
@@ -143,11 +147,11 @@ class TmuxExecutor:
                 owners: list[Action] = [session_action, action]
                 commands: list[Command] = [
                     ["new-session", "-d", "-s", session, "-x", WINDOW_WIDTH, "-y", WINDOW_HEIGHT,
-                     "-n", action.agent.name, *launch_args(desired, action.agent)],
+                     "-n", action.agent.name, *launch_args(self.home, desired, action.agent)],
                     *mark_session(desired, self.home, target)]
             else:
                 owners, commands = [action], [["new-window", "-t", target, "-n", action.agent.name,
-                                               *launch_args(desired, action.agent)]]
+                                               *launch_args(self.home, desired, action.agent)]]
             groups.append((owners, commands + mark_agent_pane(desired, action.agent, target)))
         outcomes = []
         for batch in batches([commands for _, commands in groups]):
@@ -204,8 +208,8 @@ class TmuxExecutor:
             return Outcome(action, DONE, "killed")
         if isinstance(action, DeliverBrief):
             if self.lanes is None:
-                return self._brief(action)
-            if self.lanes.start(action.project, action.agent.name, lambda: [self._brief(action)]):
+                return self._brief(action, desired)
+            if self.lanes.start(action.project, action.agent.name, lambda: [self._brief(action, desired)]):
                 return Outcome(action, HELD, "pending: brief handed to the agent's delivery lane")
             return Outcome(action, HELD, "pending: a delivery to this agent is under way")
         if isinstance(action, DeferRestart):
@@ -241,7 +245,7 @@ class TmuxExecutor:
     def _respawn(self, pane: ObservedPane, desired: DesiredProject, agent: DesiredAgent) -> None:
         self._terminate(pane)
         self.tmux.run(
-            ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(desired, agent)],
+            ["respawn-pane", "-k", "-t", pane.pane_id, *launch_args(self.home, desired, agent)],
             *mark_agent_pane(desired, agent, pane.pane_id),
         )
 
@@ -249,7 +253,7 @@ class TmuxExecutor:
         if pane.pane_pid:
             terminate_tree(pane.pane_pid, pane.pane_tty)
 
-    def _brief(self, action: DeliverBrief) -> Outcome:
+    def _brief(self, action: DeliverBrief, desired: DesiredProject | None) -> Outcome:
         def briefed_meanwhile(screen) -> str | None:
             """Under the agent's delivery lock: did another process brief this very process already?"""
             facts = self.store.agent_facts(action.project).get(action.agent.name)
@@ -257,15 +261,21 @@ class TmuxExecutor:
                 return "the brief was delivered meanwhile"
             return None
 
+        from reconciler.agent_events import receipts_stream
+
+        receipts = receipts_stream(self.home, desired.name, desired.id, action.agent.name,
+                                   action.agent.kind) if desired is not None else None
         result = deliver(self.tmux, action.pane.pane_id, action.agent.brief or "",
                          lock_file=delivery_lock(self.home, action.project, action.agent.name),
-                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, pid=action.pane.pane_pid)
+                         ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, pid=action.pane.pane_pid,
+                         receipts=receipts, dialogs=drivers.get(action.agent.kind).dialogs)
         if result.held:
             return Outcome(action, HELD, result.reason)
         if result.ok:
             self.store.update_agent(action.project, action.agent.name,
                                     briefed_pane=action.pane.pane_id, briefed_pid=action.pane.pane_pid)
-            self._event(action, "brief.delivered", f"delivered the brief to {action.agent.name}")
+            self._event(action, "brief.delivered", f"delivered the brief to {action.agent.name}",
+                        confirmed_by=result.confirmed_by)
             return Outcome(action, DONE, "brief delivered")
         return Outcome(action, FAILED, f"brief not delivered: {result.reason}")
 

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+from reconciler import drivers
+from reconciler.agent_events import ROTATE_AT, end_offset, receipts_stream, recent_events, rotate
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
 from reconciler.plan.screen import input_region
@@ -28,6 +30,7 @@ from reconciler.plan.checkins import effective_hold, next_due_after
 from reconciler.plan.credit import judge_credit, marker_tag, new_output
 from reconciler.state import checkins as checkin_records
 from reconciler.state import credit as credit_records
+from reconciler.plan.credit import judge_reported_limit
 from reconciler.state.store import Store
 from reconciler.timefmt import iso, local_zone
 from reconciler.runtime.tmux import Tmux, batches
@@ -41,7 +44,8 @@ def retry_delay(failures: int) -> float:
     return min(RETRY_FIRST_S * 2 ** failures, RETRY_MAX_S)
 
 
-def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns: tuple[str, ...]) -> Guard:
+def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns: tuple[str, ...],
+                 kind: str = "generic") -> Guard:
     """Before typing: is the agent held, or does its screen show a new out-of-credit notice?"""
 
     def guard(screen) -> str | None:
@@ -50,28 +54,35 @@ def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns:
         active = effective_hold(agent, holds, shared, now)
         if active is not None:
             return f"out of credit until {iso(active.until)}"
-        hold = record_new_notice(store, project, agent, screen.lines, holds.get(agent), patterns, now)
+        hold = record_new_notice(store, project, agent, screen.lines, holds.get(agent), patterns, now, kind)
         return f"out of credit until {iso(hold.until)}" if hold is not None else None
 
     return guard
 
 
 def record_new_notice(store: Store, project: str, agent: str, lines, stored: CreditHold | None,
-                      patterns: tuple[str, ...], now: float) -> CreditHold | None:
-    """A new out-of-credit notice in the agent's new output, recorded as a hold (with its event)."""
+                      patterns: tuple[str, ...], now: float, kind: str = "generic") -> CreditHold | None:
+    """A new out-of-credit notice in the agent's new output (as its kind prints them), recorded
+    as a hold (with its event)."""
     region, marker = new_output(lines)
     typed_at = credit_records.marker_typed_at(store, project, marker) if marker else None
-    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone())
+    hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone(), drivers.get(kind))
     if hold is not None:
-        credit_records.put_credit_hold(store, hold)
-        store.record_event("credit.exhausted", f"{agent} is out of credit until {iso(hold.until)}",
-                           project=project, agent=agent, notice=hold.notice, attempt=hold.attempt)
+        _record_hold(store, hold)
     return hold
 
 
-def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dict[str, ObservedPane],
+def _record_hold(store: Store, hold: CreditHold) -> None:
+    credit_records.put_credit_hold(store, hold)
+    store.record_event("credit.exhausted", f"{hold.agent} is out of credit until {iso(hold.until)}",
+                       project=hold.project, agent=hold.agent, notice=hold.notice, attempt=hold.attempt,
+                       source=hold.source)
+
+
+def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject, panes: dict[str, ObservedPane],
                    seen: dict[str, str]) -> list[CreditHold]:
-    """Every pass: does a live agent's screen show a new out-of-credit notice? (`orch status` tells.)
+    """Every pass: did a live agent report a usage limit itself (its event stream grew), or does
+    its screen show a new out-of-credit notice? (`orch status` tells.)
 
     One tmux process captures every live agent's screen (more only past tmux's command size); a screen whose text is the same as
     at the last look (`seen`: pane id -> digest, kept by the caller between passes) is not
@@ -91,6 +102,21 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
         pane_id, _, text = chunk.partition("\n")
         screens[pane_id] = text
     holds, now, found = None, time.time(), []
+    for agent in live:
+        stream = receipts_stream(home, desired.name, desired.id, agent, desired.kind_of(agent))
+        if stream is not None and rotate(stream, ROTATE_AT):
+            continue  # read again once it has new events
+        size = end_offset(stream) if stream is not None else 0
+        if stream is None or not size or seen.get(f"events {agent}") == str(size):
+            continue
+        holds = holds if holds is not None else credit_records.credit_holds(store, desired.name)
+        hold = judge_reported_limit(desired.name, agent, recent_events(stream), holds.get(agent), now,
+                                    local_zone(), drivers.get(desired.kind_of(agent)))
+        seen[f"events {agent}"] = str(size)
+        if hold is not None:
+            _record_hold(store, hold)
+            holds[agent] = hold
+            found.append(hold)
     for agent, pane in live.items():
         shown = screens.get(pane.pane_id)
         if shown is None:
@@ -100,7 +126,7 @@ def observe_credit(tmux: Tmux, store: Store, desired: DesiredProject, panes: dic
             continue
         holds = holds if holds is not None else credit_records.credit_holds(store, desired.name)
         hold = record_new_notice(store, desired.name, agent, shown.split("\n"), holds.get(agent),
-                                 desired.credit_patterns, now)
+                                 desired.credit_patterns, now, desired.kind_of(agent))
         seen[pane.pane_id] = digest
         if hold is not None:
             found.append(hold)
@@ -173,7 +199,7 @@ class CheckinExecutor:
             return Outcome(action, SKIPPED, "already delivered")
         time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
         credit = credit_guard(self.store, self.desired.name, schedule.agent, self.desired.credit_shared,
-                              self.desired.credit_patterns)
+                              self.desired.credit_patterns, self.desired.kind_of(schedule.agent))
         settled_elsewhere = []
 
         def guard(screen) -> str | None:
@@ -184,7 +210,8 @@ class CheckinExecutor:
 
         result = deliver(self.tmux, action.pane.pane_id, schedule.note, tag=marker_tag(firing.marker),
                          lock_file=delivery_lock(self.home, schedule.project, schedule.agent),
-                         ready_timeout=10.0, guard=guard, pid=action.pane.pane_pid)
+                         ready_timeout=10.0, guard=guard, pid=action.pane.pane_pid,
+                         receipts=self._receipts(schedule.agent), dialogs=self._dialogs(schedule.agent))
         if settled_elsewhere:
             return Outcome(action, SKIPPED, result.reason)
         now = time.time()
@@ -195,7 +222,7 @@ class CheckinExecutor:
             self.store.record_event("checkin.delivered", f"check-in delivered to {schedule.agent}",
                                     project=schedule.project, agent=schedule.agent, schedule=schedule.id,
                                     due=iso(action.due), late_s=round(late, 3), marker=firing.marker,
-                                    missed=action.reanchor)
+                                    missed=action.reanchor, confirmed_by=result.confirmed_by)
             return Outcome(action, DONE, f"delivered ({late * 1000:.0f} ms after due)")
         if result.held:
             checkin_records.release_firing(self.store, firing, result.reason)
@@ -204,6 +231,12 @@ class CheckinExecutor:
         self.store.record_event("checkin.failed", f"check-in to {schedule.agent} failed: {result.reason}",
                                 project=schedule.project, agent=schedule.agent, schedule=schedule.id)
         return Outcome(action, FAILED, result.reason)
+
+    def _receipts(self, agent: str) -> Path | None:
+        return receipts_stream(self.home, self.desired.name, self.desired.id, agent, self.desired.kind_of(agent))
+
+    def _dialogs(self, agent: str):
+        return drivers.get(self.desired.kind_of(agent)).dialogs
 
     def _skip(self, action: SkipCheckin) -> Outcome:
         now = time.time()
@@ -217,11 +250,12 @@ class CheckinExecutor:
         hold = action.hold
         result = deliver(self.tmux, action.pane.pane_id, action.note,
                          lock_file=delivery_lock(self.home, hold.project, hold.agent), ready_timeout=10.0,
-                         pid=action.pane.pane_pid)
+                         pid=action.pane.pane_pid, receipts=self._receipts(hold.agent),
+                         dialogs=self._dialogs(hold.agent))
         if result.ok:
             credit_records.mark_resumed(self.store, hold)
             self.store.record_event("credit.resumed", f"resume note delivered to {hold.agent}",
-                                    project=hold.project, agent=hold.agent)
+                                    project=hold.project, agent=hold.agent, confirmed_by=result.confirmed_by)
         return Outcome(action, DONE if result.ok else HELD if result.held else FAILED, result.reason)
 
     # -- recovery after a crash ----------------------------------------------------------------
@@ -252,7 +286,7 @@ class CheckinExecutor:
         tag = marker_tag(firing.marker)
         schedule = next((s for s in checkin_records.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
         if history.returncode == 0 and tag in history.stdout:
-            screen = snapshot(self.tmux, pane_id) if pane_id else None
+            screen = snapshot(self.tmux, pane_id, self._dialogs(firing.agent)) if pane_id else None
             submitted_now = screen is not None and not screen.dead and tag in input_region(screen)
             if submitted_now and pane_id and screen is not None:  # pasted, but the crash came before Enter: submit it now
                 result = press_enter_until_submitted(self.tmux, pane_id, screen,

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from reconciler.drivers import resolve as resolve_driver
 from reconciler.home import project_folder
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.manifest.durations import parse_duration
@@ -46,6 +47,8 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
             cwd = repo or loaded.folder
         env = tuple(sorted({**spec.defaults.env, **agent.env}.items()))
         spec_fields: tuple[tuple[str, object], ...] = (("command", command), ("cwd", str(cwd)), ("env", dict(env)))
+        if agent.kind is not None:  # only when given: a detected kind leaves existing windows' hashes alone
+            spec_fields += (("kind", agent.kind),)
         agents.append(
             DesiredAgent(
                 name=agent.name,
@@ -56,6 +59,7 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
                 brief=agent.brief,
                 spec_hash=spec_hash(dict(spec_fields)),
                 spec=spec_fields,
+                kind=resolve_driver(agent.kind, command).kind,
             )
         )
     return DesiredProject(
@@ -67,6 +71,8 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
         orch_env=(("ORCH_HOME", str(home)), ("ORCH_TMUX_SOCKET", socket or "")),
         checkins=tuple(checkins),
         missed_policy=spec.checkin_policy.missed,
+        checkin_when=spec.checkin_policy.when,
+        checkin_max_wait_s=parse_duration(spec.checkin_policy.max_wait),
         credit_patterns=tuple(spec.credit.patterns),
         resume_note=spec.credit.resume_note,
         credit_shared=spec.credit.shared,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reconciler.model.agents import DesiredAgent, DesiredProject
 
-VERSION = "orch-0.1.0/desired-2"
+VERSION = "orch-0.1.0/desired-3"
 
 
 def cache_key(manifest_sha256: str, upstream: str | None) -> str:
@@ -34,7 +34,7 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
     agents = tuple(
         DesiredAgent(name=a["name"], role=a["role"], command=a["command"], cwd=a["cwd"],
                      env=tuple(tuple(pair) for pair in a["env"]), brief=a["brief"], spec_hash=a["spec_hash"],
-                     spec=tuple((key, value) for key, value in a["spec"]))
+                     spec=tuple((key, value) for key, value in a["spec"]), kind=a["kind"])
         for a in data["agents"])
     checkins: tuple[DesiredCheckin, ...] = ()
     if data["checkins"]:
@@ -51,6 +51,7 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
     return DesiredProject(
         name=data["name"], id=data["id"], session=data["session"], manifest_path=data["manifest_path"],
         agents=agents, orch_env=orch_env, checkins=checkins, missed_policy=data["missed_policy"],
+        checkin_when=data["checkin_when"], checkin_max_wait_s=data["checkin_max_wait_s"],
         credit_patterns=tuple(data["credit_patterns"]), resume_note=data["resume_note"],
         credit_shared=data["credit_shared"], git=git)
 

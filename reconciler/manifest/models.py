@@ -118,6 +118,11 @@ class Agent(Strict):
     name: Name = Field(description="Unique within the project; also the tmux window name.")
     role: str | None = Field(default=None, description="Free text; templates name roles.")
     command: Command | None = Field(default=None, description="The program run in the window.")
+    kind: Literal["claude", "codex", "gemini", "aider", "generic"] | None = Field(
+        default=None,
+        description="Which driver knows the program (its limit texts, its hooks); default: from the "
+                    "command's program name, else generic (screen only).",
+    )
     cwd: PathText | None = Field(
         default=None,
         description="Working folder; default: the worktree, else the repo, else the manifest folder.",
@@ -159,6 +164,12 @@ class Sync(Strict):
 
 class CheckinPolicy(Strict):
     missed: Literal["fire_once", "skip"] = "fire_once"
+    when: Literal["idle", "any"] = Field(
+        default="idle",
+        description="idle: a due check-in waits while its agent reports a turn under way (kinds that "
+                    "report it: claude), at most max_wait; any: typed when due.",
+    )
+    max_wait: Duration = Field(default="10m", description="The longest a check-in waits for its agent to be idle.")
 
 
 class Credit(Strict):

@@ -26,7 +26,8 @@ class DesiredAgent:
     env: tuple[tuple[str, str], ...]  # the manifest's own env (defaults merged), sorted
     brief: str | None
     spec_hash: str  # what decides that the window must be recreated
-    spec: tuple[tuple[str, object], ...]  # command/cwd/env, for explaining a changed hash
+    spec: tuple[tuple[str, object], ...]  # command/cwd/env (and an explicit kind), for explaining a changed hash
+    kind: str = "generic"  # the driver (reconciler.drivers): given, or detected from the command
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class DesiredProject:
     orch_env: tuple[tuple[str, str], ...]  # ORCH_HOME, ORCH_TMUX_SOCKET, for every agent
     checkins: tuple[DesiredCheckin, ...] = ()
     missed_policy: str = "fire_once"  # fire_once | skip
+    checkin_when: str = "idle"  # idle | any: wait for an agent that reports a turn to end
+    checkin_max_wait_s: float = 600.0  # ... at most this long past the due time
     credit_patterns: tuple[str, ...] = ()
     resume_note: str = ""
     credit_shared: bool = False
@@ -46,6 +49,11 @@ class DesiredProject:
 
     def agent(self, name: str) -> DesiredAgent | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    def kind_of(self, name: str) -> str:
+        """The agent's driver kind; generic for an agent no longer in the manifest."""
+        found = self.agent(name)
+        return found.kind if found is not None else "generic"
 
     def launch_env(self, agent: DesiredAgent) -> tuple[tuple[str, str], ...]:
         """Everything put into the agent's environment: its own env plus the ORCH_* variables."""

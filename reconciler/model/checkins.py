@@ -61,7 +61,7 @@ class CreditHold:
     first_seen: float
     until: float
     attempt: int
-    source: str  # screen | manual | cleared
+    source: str  # screen | agent (its own report) | manual | cleared
     resumed: bool = False
 
 

@@ -47,8 +47,11 @@ def plan_checkins(
     holds: Mapping[str, CreditHold],
     now: float,
     missed_before: float,
+    in_turn: frozenset[str] = frozenset(),
 ) -> list[Action]:
-    """Firings, skips and recoveries due now. `panes` maps agent -> its (alive or dead) pane."""
+    """Firings, skips and recoveries due now. `panes` maps agent -> its (alive or dead) pane;
+    `in_turn`: the agents that report being in a turn (working, blocked), whose check-ins
+    wait (with `checkin_policy.when: idle`) until they are idle or `max_wait` past the due time."""
     actions: list[Action] = []
     busy = {f.schedule_id for f in open_firings}
     for firing in open_firings:
@@ -67,28 +70,40 @@ def plan_checkins(
             continue
         if effective_hold(schedule.agent, holds, desired.credit_shared, now) is not None:
             continue
+        if _waits(desired, schedule, in_turn, now):
+            continue
         held_back = any(h.until > schedule.next_due for h in holds_on(schedule.agent, holds, desired.credit_shared))
         actions.append(FireCheckin(desired.name, schedule, schedule.next_due, pane, missed or held_back))
     if desired.resume_note:
         for agent, hold in holds.items():
             pane = panes.get(agent)
-            if (hold.source == "screen" and not hold.resumed and hold.until <= now
+            if (hold.source in ("screen", "agent") and not hold.resumed and hold.until <= now
                     and pane is not None and not pane.dead):
                 actions.append(SendResumeNote(desired.name, hold, pane, desired.resume_note))
     return actions
 
 
+def _waits(desired: DesiredProject, schedule: Schedule, in_turn: frozenset[str], now: float) -> bool:
+    """Does this due check-in wait for its agent's turn to end?"""
+    return (desired.checkin_when == "idle" and schedule.agent in in_turn and schedule.next_due is not None
+            and now < schedule.next_due + desired.checkin_max_wait_s)
+
+
 def next_wake(schedules: list[Schedule], holds: Mapping[str, CreditHold], panes: Mapping[str, ObservedPane],
-              shared: bool, now: float) -> float | None:
+              shared: bool, now: float, desired: DesiredProject | None = None,
+              in_turn: frozenset[str] = frozenset()) -> float | None:
     """The earliest moment a check-in may become deliverable: a due time or retry, pushed past its
-    agent's credit hold. Agents that are not running are left to the pane-died hook and the resync,
-    so a dead or held agent never turns the watcher into a busy loop."""
+    agent's credit hold, and for an agent in a turn past `max_wait` (its turn's end wakes the
+    watcher through its hook). Agents that are not running are left to the pane-died hook and the
+    resync, so a dead, held or busy agent never turns the watcher into a busy loop."""
     moments = []
     for schedule in schedules:
         pane = panes.get(schedule.agent)
         if schedule.next_due is None or pane is None or pane.dead:
             continue
         hold = effective_hold(schedule.agent, holds, shared, now)
-        moments.append(max(schedule.next_due, schedule.retry_after or 0.0, hold.until if hold else 0.0))
+        waiting = desired is not None and _waits(desired, schedule, in_turn, now)
+        moments.append(max(schedule.next_due, schedule.retry_after or 0.0, hold.until if hold else 0.0,
+                           schedule.next_due + desired.checkin_max_wait_s if waiting and desired is not None else 0.0))
     moments += [h.until for h in holds.values() if h.until > now]
     return min(moments) if moments else None

@@ -37,6 +37,7 @@ class Screen:
     in_mode: bool = False
     typed_input_line: str | None = None  # the cursor line without dim/reverse text
     pid: int = 0  # the process running in the pane when it was captured (0: not asked)
+    dialogs: tuple[re.Pattern[str], ...] = ()  # the agent kind's own dialog rows (its driver's)
 
     @property
     def input_line(self) -> str:
@@ -67,12 +68,13 @@ def plain(styled: str, drop_hidden: bool = False) -> str:
 
 
 def parse_capture(styled: str, cursor_x: int, cursor_y: int, dead: bool = False, in_mode: bool = False,
-                  pid: int = 0) -> Screen:
+                  pid: int = 0, dialogs: tuple[re.Pattern[str], ...] = ()) -> Screen:
     rows = styled.split("\n")
     if rows and rows[-1] == "":
         rows.pop()
     typed = plain(rows[cursor_y], drop_hidden=True) if 0 <= cursor_y < len(rows) else ""
-    return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip(), pid)
+    return Screen(tuple(plain(row) for row in rows), cursor_x, cursor_y, dead, in_mode, typed.rstrip(), pid,
+                  dialogs)
 
 
 def input_box(screen: Screen) -> tuple[int, int] | None:
@@ -133,13 +135,14 @@ def menu_open(screen: Screen) -> bool:
     box = input_box(screen)
     if box is None:
         start = max(0, min(screen.cursor_y, len(lines)) - MENU_LOOKBACK)
-        return any(_is_menu_line(line) for line in lines[start:])
+        return any(_is_menu_line(line, screen.dialogs) for line in lines[start:])
     pointer = lines[box[0]]
-    return (pointer[:1].isspace() and _is_menu_line(pointer)) or any(_is_menu_line(line) for line in lines[box[1] + 1:])
+    return ((pointer[:1].isspace() and _is_menu_line(pointer, screen.dialogs))
+            or any(_is_menu_line(line, screen.dialogs) for line in lines[box[1] + 1:]))
 
 
-def _is_menu_line(line: str) -> bool:
-    return bool(_MENU_ITEM.match(line) or _MENU_FOOTER.search(line))
+def _is_menu_line(line: str, dialogs: tuple[re.Pattern[str], ...] = ()) -> bool:
+    return bool(_MENU_ITEM.match(line) or _MENU_FOOTER.search(line) or any(d.search(line) for d in dialogs))
 
 
 def input_ready(screen: Screen) -> bool:

@@ -10,7 +10,6 @@ twice a second (no tmux process): one gone, a zombie, or replaced under its pid 
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import subprocess
@@ -31,26 +30,10 @@ def run_dir(home: Path) -> Path:
 
 
 def poke(home: Path) -> int:
-    """Wake every watcher under `home`; how many were reached."""
-    folder = home / "run"
-    if not folder.is_dir():
-        return 0
-    reached = 0
-    for fifo in folder.glob("wake-*.fifo"):
-        try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as err:
-            if err.errno == errno.ENXIO:  # no reader: its watcher is gone
-                fifo.unlink(missing_ok=True)
-            continue
-        try:
-            os.write(fd, b"x")
-            reached += 1
-        except BlockingIOError:
-            reached += 1  # full of unread pokes: it will wake anyway
-        finally:
-            os.close(fd)
-    return reached
+    """Wake every watcher under `home`; how many were reached (the one implementation is the hook's)."""
+    from reconciler.hook import poke as poke_run_dir
+
+    return poke_run_dir(str(home / "run"), remove_stale=True)
 
 
 class Waker:

@@ -62,6 +62,7 @@ class StandinAPI:
         self._limit_until: float | None = None
         self.requests: list[dict[str, Any]] = []  # {"path", "body", "status"}
         self.reply_delay = 0.0  # seconds to sleep before answering /v1/messages
+        self._tool: tuple[str, dict[str, Any]] | None = None
 
     # ----- lifecycle -------------------------------------------------------
     @property
@@ -101,7 +102,8 @@ class StandinAPI:
 
     # ----- usage-limit switch ----------------------------------------------
     def limit_until(self, epoch: float) -> None:
-        """Answer /v1/messages with a 5-hour-limit 429 until cleared (reset = epoch)."""
+        """Answer /v1/messages with a 5-hour-limit 429 (reset = epoch) until the reset passes, as
+        the real API does, or until cleared."""
         with self._lock:
             self._limit_until = float(epoch)
 
@@ -116,7 +118,22 @@ class StandinAPI:
 
     def _current_limit(self) -> float | None:
         with self._lock:
+            if self._limit_until is not None and time.time() >= self._limit_until:
+                self._limit_until = None
             return self._limit_until
+
+    # ----- tool use ----------------------------------------------------------
+    def use_tool_once(self, name: str, tool_input: dict[str, Any]) -> None:
+        """Answer the next conversation turn (a request offering tools) with one tool_use block."""
+        with self._lock:
+            self._tool = (name, tool_input)
+
+    def _take_tool(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        with self._lock:
+            if self._tool is None or not body.get("tools") or not body.get("stream"):
+                return None
+            tool, self._tool = self._tool, None
+            return tool
 
     # ----- inspection ------------------------------------------------------
     def message_requests(self) -> list[dict[str, Any]]:
@@ -191,7 +208,10 @@ def _make_handler(api: StandinAPI) -> type[BaseHTTPRequestHandler]:
                 time.sleep(api.reply_delay)
             text = "ok: " + _last_user_text(body)[:40]
             model = body.get("model") or MODEL
-            if body.get("stream"):
+            tool = api._take_tool(body)
+            if tool is not None:
+                self._send_stream(model, text, body, tool)
+            elif body.get("stream"):
                 self._send_stream(model, text, body)
             else:
                 self._send_json(200, _message(model, text, body))
@@ -215,7 +235,8 @@ def _make_handler(api: StandinAPI) -> type[BaseHTTPRequestHandler]:
                 headers,
             )
 
-        def _send_stream(self, model: str, text: str, body: dict[str, Any]) -> None:
+        def _send_stream(self, model: str, text: str, body: dict[str, Any],
+                         tool: tuple[str, dict[str, Any]] | None = None) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -227,15 +248,19 @@ def _make_handler(api: StandinAPI) -> type[BaseHTTPRequestHandler]:
             msg["content"] = []
             msg["stop_reason"] = None
             msg["usage"]["output_tokens"] = 1
+            if tool is None:
+                block = {"type": "text", "text": ""}
+                delta = {"type": "text_delta", "text": text}
+            else:
+                block = {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:24], "name": tool[0], "input": {}}
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(tool[1])}
             events = [
                 ("message_start", {"type": "message_start", "message": msg}),
-                ("content_block_start", {"type": "content_block_start", "index": 0,
-                                         "content_block": {"type": "text", "text": ""}}),
-                ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                         "delta": {"type": "text_delta", "text": text}}),
+                ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
                 ("content_block_stop", {"type": "content_block_stop", "index": 0}),
                 ("message_delta", {"type": "message_delta",
-                                   "delta": {"stop_reason": "end_turn",
+                                   "delta": {"stop_reason": "end_turn" if tool is None else "tool_use",
                                              "stop_sequence": None},
                                    "usage": {"output_tokens": max(1, len(text) // 4)}}),
                 ("message_stop", {"type": "message_stop"}),

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.plan.notices import DEFAULT_PATTERNS, LimitNotice, backoff_delay, find_notice, held_until, reset_time
+from reconciler.plan.notices import LimitNotice, backoff_delay, find_notice, held_until, reset_time
+from reconciler.drivers.claude import LIMIT_PATTERNS as DEFAULT_PATTERNS
 
 
 def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, tz: str = "UTC") -> float:

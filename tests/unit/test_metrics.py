@@ -84,3 +84,15 @@ def test_textfile_is_replaced_whole_and_leaves_no_temporary(tmp_path):
     write_textfile(target, "orch_projects 2\n")
     assert target.read_text() == "orch_projects 2\n"
     assert [p.name for p in folder.iterdir()] == ["orch.prom"]
+
+
+def test_the_share_of_deliveries_the_agents_own_receipt_confirmed():
+    events = [EventRow(1.0, "checkin.delivered", {"confirmed_by": "receipt"}),
+              EventRow(2.0, "message.delivered", {"confirmed_by": "receipt"}),
+              EventRow(3.0, "brief.delivered", {"confirmed_by": "screen"}),
+              EventRow(4.0, "credit.resumed", {"confirmed_by": "receipt"}),
+              EventRow(5.0, "message.delivered", {}),  # recorded before receipts existed
+              EventRow(6.0, "message.failed", {"confirmed_by": None})]
+    assert summarize("shop", [], events, agents=1, now=NOW)["deliveries"] == {
+        "confirmed_by_receipt": 3, "confirmed_by_screen": 1, "receipt_share": 0.75}
+    assert summarize("shop", [], [], agents=1, now=NOW)["deliveries"]["receipt_share"] is None
