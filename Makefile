@@ -1,7 +1,7 @@
 # Two entry points for a newcomer:
 #   make demo   the quickstart: three toy agents, a message each, then a watcher keeping them alive,
 #               a check-in on time, a worktree following upstream, the board and the metrics
-#   make test   the whole test suite (needs tmux and git; .ci/run installs them)
+#   make test   the import contracts, ruff, mypy, then the whole test suite (needs tmux and git; .ci/run installs them)
 # Both honour ORCH_HOME and ORCH_TMUX_SOCKET when set; otherwise the demo keeps to itself
 # (state in .orch-demo/, its own tmux server "orch-demo").
 
@@ -50,4 +50,7 @@ demo-clean:
 	-$(ORCH) destroy shop --yes
 
 test: install-test
+	$(BIN)/lint-imports
+	$(BIN)/ruff check reconciler tests benchmarks
+	$(BIN)/mypy reconciler
 	$(BIN)/python -m pytest

@@ -14,8 +14,8 @@ in a temporary ORCH_HOME and HOME (so no user tmux config is read). Every agent 
   b) tmuxp        `tmuxp load -d` of an equivalent 10-window workspace (whole process)
   c) orch apply   of a 10-agent manifest from nothing: fresh server and fresh ORCH_HOME
                   (whole process)
-  d) tmux share   of orch apply: reconciler.loop.converge called in-process, with
-                  reconciler.tmux.Tmux.run wrapped by a timer; the sum of its tmux calls
+  d) tmux share   of orch apply: reconciler.project.converge called in-process, with
+                  reconciler.runtime.tmux.Tmux.run wrapped by a timer; the sum of its tmux calls
   e) orch plan    converged, over 3 projects x 10 agents on one server (whole process), and
                   how many tmux processes one plan spawns (in-process count, and a whole-process
                   count through a logging `tmux` shim first on PATH)
@@ -138,7 +138,7 @@ def write_tmuxp_workspace(path: Path, session: str, project: str, cwd: Path, hom
 
 
 class TmuxMeter:
-    """Wraps reconciler.tmux.Tmux.run (time and calls) and Popen (every tmux process spawned)."""
+    """Wraps reconciler.runtime.tmux.Tmux.run (time and calls) and Popen (every tmux process spawned)."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -150,7 +150,7 @@ class TmuxMeter:
         self.calls, self.seconds, self.spawns = 0, 0.0, 0
 
     def __enter__(self) -> "TmuxMeter":
-        from reconciler.tmux import Tmux
+        from reconciler.runtime.tmux import Tmux
 
         meter, original_run = self, Tmux.run
 
@@ -255,7 +255,8 @@ class Bench:
 
     # d) orch apply in-process: the tmux share
     def run_apply_inprocess(self) -> float:
-        from reconciler.loop import Context, converge
+        from reconciler.context import Context
+        from reconciler.project import converge
         from reconciler.manifest.loader import load_manifest
 
         server, home = self.servers.new(), self.fresh("home-d")
@@ -318,7 +319,8 @@ class Bench:
                 self.samples["e"].append(elapsed)
 
         # tmux processes spawned by one converged plan: in-process ...
-        from reconciler.loop import Context, plan_for
+        from reconciler.context import Context
+        from reconciler.project import plan_for
         from reconciler.manifest.loader import load_manifest
 
         ctx = Context(home=home, socket=server)

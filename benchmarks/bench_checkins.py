@@ -23,7 +23,7 @@ tmux config is read and no user state is touched. Agents are the bundled toy age
                   --interval 5 for context. The CPU of the watcher's reaped children and of
                   the tmux server over the same window are shown beside it.
   c) due query    10,000 schedules in a real store (reconciler.state.store.Store):
-                  ledger.schedules(store, project) and ledger.earliest_due on one project of
+                  checkin_records.schedules(store, project) and checkin_records.earliest_due on one project of
                   10,000 and on one project of 10 among 1,000 such projects, and a raw
                   indexed `SELECT ... WHERE next_due <= ?` (median of many runs, ms).
 
@@ -212,8 +212,7 @@ def fill_store(home: Path, layout: list[tuple[str, int]], now: float) -> Any:
 
 
 def bench_due_query(work: Path, runs: int) -> dict[str, Any]:
-    from reconciler.state import ledger
-
+    from reconciler.state import checkins as checkin_records
     now = time.time()
     big = fill_store(work / "due-one-project", [("big", 10_000)], now)
     many = fill_store(work / "due-many-projects", [(f"p{i:04d}", 10) for i in range(1000)], now)
@@ -228,14 +227,14 @@ def bench_due_query(work: Path, runs: int) -> dict[str, Any]:
             lambda: big.conn.execute("SELECT MIN(next_due) FROM schedules").fetchone(), runs),
         "raw_rows_due": due_now,
         "raw_query_plan": plan,
-        "ledger_schedules_one_project_of_10000_ms": median_ms(lambda: ledger.schedules(big, "big"),
+        "ledger_schedules_one_project_of_10000_ms": median_ms(lambda: checkin_records.schedules(big, "big"),
                                                               max(20, runs // 20)),
-        "ledger_earliest_due_one_project_of_10000_ms": median_ms(lambda: ledger.earliest_due(big, ["big"]), runs),
-        "ledger_schedules_10_of_10000_in_1000_projects_ms": median_ms(lambda: ledger.schedules(many, "p0500"), runs),
+        "ledger_earliest_due_one_project_of_10000_ms": median_ms(lambda: checkin_records.earliest_due(big, ["big"]), runs),
+        "ledger_schedules_10_of_10000_in_1000_projects_ms": median_ms(lambda: checkin_records.schedules(many, "p0500"), runs),
         "ledger_earliest_due_10_of_10000_in_1000_projects_ms": median_ms(
-            lambda: ledger.earliest_due(many, ["p0500"]), runs),
+            lambda: checkin_records.earliest_due(many, ["p0500"]), runs),
         "ledger_earliest_due_all_1000_projects_ms": median_ms(
-            lambda: ledger.earliest_due(many, [f"p{i:04d}" for i in range(1000)]), max(20, runs // 10)),
+            lambda: checkin_records.earliest_due(many, [f"p{i:04d}" for i in range(1000)]), max(20, runs // 10)),
     }
     big.close()
     many.close()
@@ -329,15 +328,15 @@ def render_table(s: dict) -> str:
         f"  raw indexed SELECT ... WHERE next_due <= ? ({due['raw_rows_due']} rows due)  "
         f"{due['raw_indexed_select_due_ms']:>9} ms   plan: {due['raw_query_plan']}",
         f"  raw SELECT MIN(next_due)                                   {due['raw_select_min_next_due_ms']:>9} ms",
-        f"  ledger.earliest_due, one project of 10,000                 "
+        f"  checkin_records.earliest_due, one project of 10,000                 "
         f"{due['ledger_earliest_due_one_project_of_10000_ms']:>9} ms",
-        f"  ledger.schedules, one project of 10,000 (all rows)         "
+        f"  checkin_records.schedules, one project of 10,000 (all rows)         "
         f"{due['ledger_schedules_one_project_of_10000_ms']:>9} ms",
-        f"  ledger.earliest_due, 10 of 10,000 (1,000 projects)         "
+        f"  checkin_records.earliest_due, 10 of 10,000 (1,000 projects)         "
         f"{due['ledger_earliest_due_10_of_10000_in_1000_projects_ms']:>9} ms",
-        f"  ledger.schedules, 10 of 10,000 (1,000 projects)            "
+        f"  checkin_records.schedules, 10 of 10,000 (1,000 projects)            "
         f"{due['ledger_schedules_10_of_10000_in_1000_projects_ms']:>9} ms",
-        f"  ledger.earliest_due over all 1,000 projects                "
+        f"  checkin_records.earliest_due over all 1,000 projects                "
         f"{due['ledger_earliest_due_all_1000_projects_ms']:>9} ms",
         "",
         f"reference costs measured in this run (median of {ref['runs']}): type text + Enter, one chained tmux "
@@ -356,8 +355,8 @@ def render_table(s: dict) -> str:
         f"  idle watcher % (interval 30) / 0.5 %          {fmt(r['idle_percent_over_0.5_target']):>10}      < 1        "
         f"{verdict(t['idle_under_0.5_percent (interval 30)'])}",
         f"  raw due query / 0.04 ms reference             {fmt(r['raw_due_query_over_0.04ms_reference']):>10}",
-        f"  ledger.earliest_due (10k) / 0.04 ms reference {fmt(r['ledger_earliest_due_10k_over_0.04ms_reference']):>10}",
-        f"  ledger.schedules (10k) / raw due query        {fmt(r['ledger_schedules_10k_over_raw_measured']):>10}",
+        f"  checkin_records.earliest_due (10k) / 0.04 ms reference {fmt(r['ledger_earliest_due_10k_over_0.04ms_reference']):>10}",
+        f"  checkin_records.schedules (10k) / raw due query        {fmt(r['ledger_schedules_10k_over_raw_measured']):>10}",
         f"  measured typing / 2 ms reference              {fmt(r['type_measured_over_2ms_reference']):>10}",
         f"  measured capture-pane / 3 ms reference        {fmt(r['capture_measured_over_3ms_reference']):>10}",
     ]

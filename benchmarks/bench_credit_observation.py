@@ -63,9 +63,10 @@ def main() -> int:
                 rig.apply(manifests[-1])
             os.environ.update(ORCH_HOME=str(rig.home), ORCH_TMUX_SOCKET=rig.socket)
             from reconciler.execute.checkins import observe_credit
-            from reconciler.loop import Context, plan_for
+            from reconciler.context import Context
+            from reconciler.project import plan_for
             from reconciler.manifest.loader import load_manifest
-            from reconciler.observe.tmux import observe
+            from reconciler.runtime.observe import observe
 
             ctx = Context(rig.home, rig.socket)
             store = ctx.store()

@@ -42,7 +42,7 @@ if str(REPO) not in sys.path:  # so `reconciler` imports even from a plain check
     sys.path.insert(0, str(REPO))
 
 from benchmarks.rig import GIT_IDENTITY, environment, log, percentile  # noqa: E402  (the path above first)
-from reconciler.execute.githooks import hooks_dir, install_hooks  # noqa: E402
+from reconciler.git.hooks import hooks_dir, install_hooks  # noqa: E402
 
 TARGET_MS = 20.0
 VARIANTS = ("none", "orch", "orch-idle", "user", "user+orch")
@@ -61,7 +61,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
 
 
 class Watcher:
-    """A wake FIFO under ORCH_HOME/run, opened as reconciler.wake.Waker opens it."""
+    """A wake FIFO under ORCH_HOME/run, opened as reconciler.runtime.wake.Waker opens it."""
 
     def __init__(self, home: Path):
         run_dir = home / "run"

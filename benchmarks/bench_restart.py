@@ -20,7 +20,7 @@ registered project at the default --interval (30 s).
 
 Baselines measured in the same run, on the same server: one bare `respawn-pane -k` of a toy
 agent until its prompt shows (the floor any restart pays), the first crash-loop delay (1 s,
-reconciler.plan.restart_delay(0)) plus the watcher's /proc check period (reconciler.wake.CHECK_S),
+reconciler.plan.agents.restart_delay(0)) plus the watcher's /proc check period (reconciler.runtime.wake.CHECK_S),
 and the watcher's pass interval. Nothing here asserts on time.
 """
 
@@ -48,9 +48,9 @@ from benchmarks.rig import (  # noqa: E402  (the path above first)
     Rig, cpu_seconds, distribution_ms, isolate_environment, log, median_ms, ratio,
     wait_until,
 )
-from reconciler.observe.liveness import process_start  # noqa: E402
-from reconciler.plan import restart_delay  # noqa: E402
-from reconciler.wake import CHECK_S  # noqa: E402
+from reconciler.runtime.liveness import process_start  # noqa: E402
+from reconciler.plan.agents import restart_delay  # noqa: E402
+from reconciler.runtime.wake import CHECK_S  # noqa: E402
 
 PROJECTS, AGENTS = 3, 10
 INTERVAL_S = 30.0  # the watcher's default --interval

@@ -30,18 +30,18 @@ an upstream one commit ahead, the issue's reference case.
                     benchmark waits --gap seconds (default 0.5) so each commit meets an idle
                     watcher.
   b) in-process     with the watcher stopped, on the same project:
-                    - one git observation of the worktrees (reconciler.loop.observe_worktrees
-                      over reconciler.observe.git.observe_repo): median of 20, and the git
+                    - one git observation of the worktrees (reconciler.sync.observe_worktrees
+                      over reconciler.git.observe.observe_repo): median of 20, and the git
                       processes it starts (subprocess.run wrapped in-process), against the
                       issue's ~33 ms for `git status --porcelain` in 10 worktrees, which is
                       measured again in this run, as is one `for-each-ref` of every branch
                       (with %(ahead-behind:main) where git has it, 2.41+), 10 `rev-list
                       --left-right --count`, and one rebase of one commit onto an upstream one
                       ahead in a linked worktree, without and with orch's hooks installed;
-                    - one sync pass (reconciler.loop.sync_project) after a commit on main,
+                    - one sync pass (reconciler.sync.sync_project) after a commit on main,
                       broken down by the processes it starts (tmux, each git subcommand) and
                       the rest (Python, SQLite): median of 5;
-                    - one check-in pass (reconciler.loop.reconcile_project with
+                    - one check-in pass (reconciler.project.reconcile_project with
                       fire_checkins=True, as the watcher's main loop runs it): its time and
                       how many of its processes are git, i.e. what git costs the check-in path.
   c) check-ins      a second project like (a), with a check-in every 2 s on every agent, and
@@ -131,7 +131,7 @@ class Heads:
     """
 
     def __init__(self, repo: Path, worktrees: dict[str, Path]):
-        from reconciler.observe.git import worktree_git_dir
+        from reconciler.git.observe import worktree_git_dir
 
         self.common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir"))
         self.gitdirs = {}
@@ -446,10 +446,12 @@ def median_breakdown(runs: list[tuple[float, ProcessTally]]) -> dict[str, Any]:
 
 def bench_in_process(project: GitProject, observe_runs: int = 20, sync_runs: int = 5) -> dict[str, Any]:
     """The watcher is stopped: observation, sync pass and check-in pass, called here."""
-    from reconciler.desired import desired_project
-    from reconciler.loop import Context, observe_worktrees, project_upstream, reconcile_project, sync_project
+    from reconciler.manifest.desired import desired_project
+    from reconciler.context import Context
+    from reconciler.sync import observe_worktrees, project_upstream, sync_project
+    from reconciler.project import reconcile_project
     from reconciler.manifest.loader import load_manifest
-    from reconciler.observe.git import observe_repo
+    from reconciler.git.observe import observe_repo
 
     rig = project.rig
     ctx = Context(home=rig.home, socket=rig.socket)
@@ -526,7 +528,7 @@ def bench_one_rebase(work: Path, runs: int, orch_hooks: bool) -> float:
     installed (for an ORCH_HOME with no watcher), as in every orch repository: a rebase there
     runs ~18 hook processes (reference-transaction for each ref update, post-commit, post-rewrite).
     """
-    from reconciler.execute.githooks import install_hooks
+    from reconciler.git.hooks import install_hooks
 
     repo, tree = work / "repo", work / "worktree"
     make_repo(repo, files=50)

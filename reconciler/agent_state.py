@@ -74,6 +74,7 @@ def agent_state(events: list[dict], alive: bool, started_at: float | None, repor
         if reports and started_at is not None and now - started_at < STARTING_S:
             return AgentState("starting", started_at, last_activity, progress=progress)
         return AgentState("unknown", None, last_activity, progress=progress)
+    assert since is not None  # set with the state
     if now - since > TTL_S[state]:
         return AgentState("unknown", since, last_activity, decayed=state, progress=progress)
     return AgentState(state, since, last_activity, progress=progress)

@@ -8,10 +8,10 @@ from reconciler.agent_events import receipts_stream
 from reconciler.drivers import get as get_driver
 from reconciler.errors import UserError
 from reconciler.execute.delivery import Delivery, deliver
-from reconciler.execute.tmux import delivery_lock
+from reconciler.locks import delivery_lock
 from reconciler.names import check_name
-from reconciler.model import ObservedPane
-from reconciler.observe.tmux import observe
+from reconciler.model.agents import ObservedPane
+from reconciler.runtime.observe import observe
 
 
 def resolve_agent(address: str | None, project: str | None) -> tuple[str, str]:

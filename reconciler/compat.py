@@ -55,8 +55,9 @@ def match_target(panes, target: str, server: str = "the default tmux server") ->
         known = f" (its sessions: {', '.join(names)})" if names else " (no sessions are running)"
         raise UserError(f"{target}: no tmux session {session!r} on {server}{known}")
     matched = _window_panes(in_session, window)
-    if not matched and _PANE_SUFFIX.match(window):
-        matched = _window_panes(in_session, _PANE_SUFFIX.match(window).group(1))
+    suffix = _PANE_SUFFIX.match(window)
+    if not matched and suffix:
+        matched = _window_panes(in_session, suffix.group(1))
     if not matched:
         windows = sorted({(p.window_index, p.window_name) for p in in_session})
         listing = ", ".join(f"{index}:{name}" for index, name in windows)
@@ -66,8 +67,8 @@ def match_target(panes, target: str, server: str = "the default tmux server") ->
         raise UserError(f"{target}: that window is not an orch agent's (it has no @orch_project/@orch_agent "
                         "marks); orch only delivers to agents it runs, see `orch status`")
     if len(agents) > 1:
-        names = ", ".join(f"{project}/{agent}" for project, agent in agents)
-        raise UserError(f"{target}: ambiguous, several agent windows match ({names}); use the window index")
+        both = ", ".join(f"{project}/{agent}" for project, agent in agents)
+        raise UserError(f"{target}: ambiguous, several agent windows match ({both}); use the window index")
     return agents[0]
 
 
@@ -78,7 +79,7 @@ def _window_panes(panes, window: str) -> list:
 
 def resolve_target(ctx, target: str) -> tuple[str, str]:
     """Observe tmux (one `list-panes -a`) and map `session:window` to (project, agent)."""
-    from reconciler.observe.tmux import observe
+    from reconciler.runtime.observe import observe
 
     server = f"tmux server {ctx.socket!r} (tmux -L {ctx.socket})" if ctx.socket else "the default tmux server"
     return match_target(observe(ctx.tmux).panes, target, server)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from reconciler.errors import UserError
 from reconciler.manifest.models import NAME_PATTERN, SESSION_PATTERN
-from reconciler.tmux import Tmux
+from reconciler.runtime.tmux import Tmux
 
 SHELLS = {"sh", "bash", "zsh", "fish", "dash", "ksh", "tcsh", "csh"}
 FIELDS = ("window_index", "pane_index", "pane_pid", "@orch_project", "pane_current_path", "pane_start_command",

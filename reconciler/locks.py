@@ -7,6 +7,7 @@ and start time, so a waiting process can say who it is waiting for.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from typing import Callable, Iterator
 
 from reconciler.errors import LockTimeout
 from reconciler.home import private_dir, write_atomic
+from reconciler.names import check_name
 
 
 def _holder_file(lock_file: Path) -> Path:
@@ -65,6 +67,26 @@ def record_holder(lock_file: Path) -> None:
 
 
 def project_lock(home: Path, project: str) -> Path:
-    from reconciler.names import check_name
-
+    """The project's own lock: apply, reconcile passes, destroy."""
     return home / "locks" / f"{check_name(project)}.lock"
+
+
+def git_lock(home: Path, project: str) -> Path:
+    """The project's git lane: worktree changes, `orch sync`, destroy's worktree judgement."""
+    return home / "locks" / f"{project}.git.lock"
+
+
+def watcher_lock(home: Path, project: str) -> Path:
+    """Held by the one `orch watch` that keeps the project."""
+    return home / "locks" / f"{project}.watch.lock"
+
+
+def delivery_lock(home: Path, project: str, agent: str) -> Path:
+    """One delivery (brief, message, check-in) at a time into an agent's input."""
+    return private_dir(home / "locks") / f"deliver-{check_name(project)}--{check_name(agent, 'agent')}.lock"
+
+
+def hooks_lock(home: Path, folder: Path) -> Path:
+    """One installer/remover per git hooks folder."""
+    digest = hashlib.sha256(os.fsencode(folder)).hexdigest()[:16]
+    return private_dir(home / "locks") / f"githooks-{digest}.lock"

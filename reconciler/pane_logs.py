@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from reconciler.home import private_dir, project_folder
-from reconciler.tmux import Tmux
+from reconciler.runtime.tmux import Tmux
 
 KEEP = 20
 

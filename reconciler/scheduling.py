@@ -12,10 +12,11 @@ from typing import Any
 
 from reconciler.agents import resolve_agent
 from reconciler.errors import UserError
-from reconciler.model_checkins import CreditHold
-from reconciler.state import ledger
+from reconciler.model.checkins import CreditHold
+from reconciler.state import checkins as checkin_records
+from reconciler.state import credit as credit_records
 from reconciler.timefmt import iso, local
-from reconciler.wake import poke
+from reconciler.runtime.wake import poke
 
 _FRACTION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -53,7 +54,7 @@ def schedule_checkin(ctx, address: str | None, project: str | None, delay: str, 
     _known_agent(ctx, project, agent)
     due = time.time() + parse_delay(delay)
     store = ctx.store(maintain=True)
-    schedule_id = ledger.add_one_off(store, project, agent, due, note)
+    schedule_id = checkin_records.add_one_off(store, project, agent, due, note)
     store.record_event("schedule.added", f"one-off check-in for {agent} at {iso(due)}", project=project,
                        agent=agent, schedule=schedule_id)
     poke(ctx.home)
@@ -63,7 +64,7 @@ def schedule_checkin(ctx, address: str | None, project: str | None, delay: str, 
 
 
 def list_checkins(ctx, project: str | None) -> tuple[dict, str]:
-    rows = ledger.schedules(ctx.store(), project)
+    rows = checkin_records.schedules(ctx.store(), project)
     items = [{"id": s.id, "project": s.project, "agent": s.agent, "kind": "recurring" if s.every_s else "once",
               "every_s": s.every_s, "next_due": iso(s.next_due), "note": s.note} for s in rows]
     if not rows:
@@ -79,12 +80,12 @@ def list_checkins(ctx, project: str | None) -> tuple[dict, str]:
 
 def cancel_checkin(ctx, schedule_id: int) -> tuple[dict, str]:
     store = ctx.store(maintain=True)
-    schedule = next((s for s in ledger.schedules(store) if s.id == schedule_id), None)
+    schedule = next((s for s in checkin_records.schedules(store) if s.id == schedule_id), None)
     if schedule is None:
         raise UserError(f"no check-in with id {schedule_id} (see `orch checkin --list`)")
     if schedule.source == "manifest":
         raise UserError(f"check-in {schedule_id} comes from the manifest; remove it there and run `orch apply`")
-    ledger.cancel_schedule(store, schedule_id)
+    checkin_records.cancel_schedule(store, schedule_id)
     store.record_event("schedule.removed", f"one-off check-in {schedule_id} cancelled", project=schedule.project,
                        agent=schedule.agent)
     poke(ctx.home)
@@ -115,7 +116,7 @@ def credit_clear(ctx, address: str | None, project: str | None) -> tuple[dict[st
     project, agent = resolve_agent(address, project)
     _known_agent(ctx, project, agent)
     store = ctx.store(maintain=True)
-    hold = ledger.clear_credit(store, project, agent)
+    hold = credit_records.clear_credit(store, project, agent)
     store.record_event("credit.cleared", f"credit hold on {agent} cleared by hand", project=project, agent=agent)
     poke(ctx.home)
     if hold is None:
@@ -129,7 +130,7 @@ def credit_hold(ctx, address: str | None, project: str | None, until_text: str) 
     now = time.time()
     until = parse_until(until_text, now)
     store = ctx.store(maintain=True)
-    ledger.put_credit_hold(store, CreditHold(project, agent, "held by hand", now, until, 0, "manual"))
+    credit_records.put_credit_hold(store, CreditHold(project, agent, "held by hand", now, until, 0, "manual"))
     store.record_event("credit.held", f"{agent} held by hand until {iso(until)}", project=project, agent=agent)
     poke(ctx.home)
     return {"project": project, "agent": agent, "until": iso(until)}, f"{project}/{agent}: held until {local(until)}"

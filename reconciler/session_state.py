@@ -82,15 +82,15 @@ def _head(path: str) -> tuple[str | None, str | None]:
 
 def refresh(home: Path, store, desired, observed, now: float | None = None) -> Path:
     """Write the project's file if a monitor would see a difference (or it is REWRITE_S old)."""
-    from reconciler.plan_checkins import effective_hold
-    from reconciler.state import ledger
-
+    from reconciler.plan.checkins import effective_hold
+    from reconciler.state import checkins as checkin_records
+    from reconciler.state import credit as credit_records
     now = time.time() if now is None else now
     record = store.project(desired.name)
     panes = {p.agent: p for p in observed.agent_panes(desired.name) if p.session_name == desired.session}
-    holds = ledger.credit_holds(store, desired.name)
+    holds = credit_records.credit_holds(store, desired.name)
     active = {a.name: h for a in desired.agents if (h := effective_hold(a.name, holds, desired.credit_shared, now))}
-    last_checkins = ledger.last_checkins(store, desired.name)
+    last_checkins = checkin_records.last_checkins(store, desired.name)
     project_path = desired.git.repo if desired.git is not None else str(Path(desired.manifest_path).parent)
 
     def content(heads: dict) -> dict[str, Any]:

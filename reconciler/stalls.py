@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.agent_state import AgentState
-from reconciler.model import Action
+from reconciler.model.agents import Action
 
 SCREEN_LINES = 12  # what the manager sees of the stalled agent's screen
 _WHAT = {"blocked": "blocked on a permission prompt or dialog", "working": "working without a sign of life"}
@@ -89,11 +89,11 @@ def told_message(to: str, message: str) -> str:
 
 def plan_stalls(project: str, states: dict[str, AgentState], reported: dict[str, str | None],
                 told: dict[str, str | None], stall_after: float, escalate_to: str | None,
-                now: float) -> tuple[list[Action], float | None]:
+                now: float) -> tuple[list["ReportStall | EndStall"], float | None]:
     """The stall actions due now, and the next moment a stall may begin (None: none can).
 
     `reported[agent]`: the stall message recorded for it; `told[agent]`: what escalate_to was told."""
-    actions: list[Action] = []
+    actions: list[ReportStall | EndStall] = []
     wake: float | None = None
     for agent in sorted(set(states) | {a for a, m in reported.items() if m}):
         state = states.get(agent)
@@ -128,7 +128,7 @@ def check_stalls(tmux, store, home: Path, desired, panes: dict, states: dict[str
                  lanes=None) -> tuple[list, float | None]:
     """One pass: plan from the agents' states and the store, then record and tell. Returns the outcomes
     and when to look again. `panes`: ObservedPane by agent (live ones are told and captured)."""
-    from reconciler.execute.tmux import Outcome
+    from reconciler.execute.agents import FAILED, Outcome
 
     live = {a: s for a, s in states.items() if a in panes and not panes[a].dead}
     live = with_transcript_progress(home, desired, live, now)
@@ -141,7 +141,7 @@ def check_stalls(tmux, store, home: Path, desired, panes: dict, states: dict[str
         try:
             outcomes.append(_execute(tmux, store, home, desired, panes, action, lanes))
         except Exception as err:  # one failure never stops the others
-            outcomes.append(Outcome(action, False, f"{type(err).__name__}: {err}"))
+            outcomes.append(Outcome(action, FAILED, f"{type(err).__name__}: {err}"))
     return outcomes, wake
 
 
@@ -171,14 +171,14 @@ def with_transcript_progress(home: Path, desired, states: dict[str, AgentState],
     return changed
 
 
-def _execute(tmux, store, home: Path, desired, panes: dict, action: Action, lanes):
-    from reconciler.execute.tmux import Outcome
+def _execute(tmux, store, home: Path, desired, panes: dict, action: "ReportStall | EndStall", lanes):
+    from reconciler.execute.agents import DONE, HELD, Outcome
 
     if isinstance(action, EndStall):
         store.report_once(action.project, topic(action.agent), None, "agent.stalled", cleared="agent.unstalled",
                           agent=action.agent)
         store.report_once(action.project, told_topic(action.agent), None, "agent.stall_told")
-        return Outcome(action, True, "stall over")
+        return Outcome(action, DONE, "stall over")
     screen, dialog = screen_tail(tmux, panes[action.agent].pane_id, desired.kind_of(action.agent))
     if dialog and action.what != "blocked":  # its screen shows the dialog before its own report of it
         from dataclasses import replace
@@ -188,12 +188,12 @@ def _execute(tmux, store, home: Path, desired, panes: dict, action: Action, lane
         store.report_once(action.project, topic(action.agent), action.message, "agent.stalled", agent=action.agent,
                           state=action.what, screen=screen, to=action.to)
     if action.to is None:
-        return Outcome(action, True, "recorded")
+        return Outcome(action, DONE, "recorded")
     work = lambda: [_tell(tmux, store, home, desired, panes, action, screen)]  # noqa: E731
     if lanes is None:
         return work()[0]
     started = lanes.start(action.project, action.to, work)
-    return Outcome(action, True, "pending: handed to the agent's delivery lane" if started
+    return Outcome(action, HELD, "pending: handed to the agent's delivery lane" if started
                    else f"pending: a delivery to {action.to} is under way")
 
 
@@ -202,7 +202,7 @@ def screen_tail(tmux, pane_id: str, kind: str, lines: int = SCREEN_LINES) -> tup
     (as the agent's kind draws them)."""
     from reconciler import drivers
     from reconciler.execute.delivery import snapshot
-    from reconciler.observe.screen import menu_open
+    from reconciler.plan.screen import menu_open
 
     screen = snapshot(tmux, pane_id, drivers.get(kind).dialogs)
     if screen is None:
@@ -222,24 +222,27 @@ def report_text(desired, action: ReportStall, screen: list[str]) -> str:
 def _tell(tmux, store, home: Path, desired, panes: dict, action: ReportStall, screen: list[str]):
     from reconciler.execute.checkins import credit_guard
     from reconciler.execute.delivery import deliver
-    from reconciler.execute.tmux import Outcome, delivery_lock
+    from reconciler.execute.agents import DONE, FAILED, HELD, Outcome
+    from reconciler.locks import delivery_lock
 
-    pane = panes.get(action.to)
+    to = action.to
+    assert to is not None  # only a stall with someone to tell gets here
+    pane = panes.get(to)
     if pane is None or pane.dead:
-        return Outcome(action, False, f"{action.to} is not running: the stall report waits for it")
+        return Outcome(action, FAILED, f"{action.to} is not running: the stall report waits for it")
     from reconciler import drivers
     from reconciler.agent_events import receipts_stream
 
-    kind = desired.kind_of(action.to)
+    kind = desired.kind_of(to)
     result = deliver(tmux, pane.pane_id, report_text(desired, action, screen),
-                     lock_file=delivery_lock(home, action.project, action.to), ready_timeout=10.0,
-                     guard=credit_guard(store, action.project, action.to, desired.credit_shared,
+                     lock_file=delivery_lock(home, action.project, to), ready_timeout=10.0,
+                     guard=credit_guard(store, action.project, to, desired.credit_shared,
                                         desired.credit_patterns, kind),
-                     pid=pane.pane_pid, receipts=receipts_stream(home, action.project, desired.id, action.to, kind),
+                     pid=pane.pane_pid, receipts=receipts_stream(home, action.project, desired.id, to, kind),
                      dialogs=drivers.get(kind).dialogs)
     if not result.ok:  # held back (out of credit) is as it should be; a failed delivery is tried next pass
-        return Outcome(action, result.held, f"stall report not delivered yet: {result.reason}")
-    store.report_once(action.project, told_topic(action.agent), told_message(action.to, action.message),
-                      "agent.stall_told", agent=action.agent, to=action.to, confirmed_by=result.confirmed_by,
+        return Outcome(action, HELD if result.held else FAILED, f"stall report not delivered yet: {result.reason}")
+    store.report_once(action.project, told_topic(action.agent), told_message(to, action.message),
+                      "agent.stall_told", agent=action.agent, to=to, confirmed_by=result.confirmed_by,
                       at=time.time())
-    return Outcome(action, True, f"told {action.to}")
+    return Outcome(action, DONE, f"told {action.to}")

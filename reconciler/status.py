@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import UserError
-from reconciler.observe.tmux import observe, pane_activity
-from reconciler.state import ledger
+from reconciler.runtime.observe import observe, pane_activity
+from reconciler.state import checkins as checkin_records
+from reconciler.state import credit as credit_records
+from reconciler.state import watchers as watcher_records
+from reconciler.state import worktrees as worktree_records
 from reconciler.timefmt import iso
 
 
@@ -17,12 +20,11 @@ def _applied_desired(ctx, record) -> tuple[Any, str | None]:
     """The last applied desired state (None if it no longer parses) and why its upstream is unknown:
     from the registry's cache (no YAML, no pydantic: most of a status's cost), else by parsing the
     applied text."""
-    from reconciler import desired_cache
-
+    from reconciler.manifest import desired_cache
     if record.desired_json and (record.desired_key or "").startswith(desired_cache.VERSION + ":"):
         return desired_cache.load(record.desired_json, ()), None
-    from reconciler.desired import desired_project
-    from reconciler.loop import project_upstream
+    from reconciler.manifest.desired import desired_project
+    from reconciler.sync import project_upstream
     from reconciler.manifest.loader import ManifestError, parse_manifest
 
     if not record.manifest_text:
@@ -34,7 +36,7 @@ def _applied_desired(ctx, record) -> tuple[Any, str | None]:
     upstream = project_upstream(loaded, record)
     desired = desired_project(loaded, record.id, ctx.home, ctx.socket, upstream or "")
     if desired.git is not None and upstream is None:
-        from reconciler.loop import no_upstream
+        from reconciler.sync import no_upstream
 
         return desired, no_upstream(loaded)
     return desired, None
@@ -47,11 +49,11 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
     `unknown`, with the problem beside it."""
     if desired is None or desired.git is None:
         return None, None, {}
-    from reconciler.loop import observe_worktrees
+    from reconciler.sync import observe_worktrees
     from concurrent.futures import ThreadPoolExecutor
 
-    from reconciler.observe.git import diff_size, observe_repo
-    from reconciler.plan_git import worktree_state
+    from reconciler.git.observe import diff_size, observe_repo
+    from reconciler.plan.worktrees import worktree_state
 
     upstream = desired.git.upstream or None
     problem = store.reported(record.name, "git")  # what the last sync found, said once by the git lane
@@ -67,11 +69,11 @@ def _worktrees(store, record, desired, upstream_problem: str | None) -> tuple[st
                                               "conflict_files": [], "last_sync": None}
                                     for w in desired.git.worktrees}
     facts, _ = observe_worktrees(desired.git, repo)
-    records = ledger.sync_records(store, record.name)
+    records = worktree_records.sync_records(store, record.name)
     upstream_commit = repo.branches.get(desired.git.upstream)
     with ThreadPoolExecutor(max_workers=4) as pool:  # one git process each, overlapping
         sizes = dict(zip((w.agent for w in desired.git.worktrees), pool.map(
-            lambda w: diff_size(w.path, upstream_commit) if facts.get(w.agent) and facts[w.agent].ahead else
+            lambda w: diff_size(w.path, upstream_commit) if upstream_commit and facts.get(w.agent) and facts[w.agent].ahead else
             {"added": 0, "removed": 0}, desired.git.worktrees)))
     document = {}
     for worktree in desired.git.worktrees:
@@ -147,11 +149,11 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         records = [r for r in records if r.name == name]
         if not records:
             raise UserError(f"no project named {name!r} (registered: {', '.join(r.name for r in store.projects()) or 'none'})")
-    from reconciler.plan_checkins import effective_hold
+    from reconciler.plan.checkins import effective_hold
 
     observed = observe(ctx.tmux)
     activity = pane_activity(ctx.tmux) if observed.panes else {}
-    watchers = ledger.watcher_rows(store)
+    watchers = watcher_records.watcher_rows(store)
     now = time.time()
     projects = []
     for record in records:
@@ -166,12 +168,12 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
         upstream, problem, worktrees = _worktrees(store, record, desired, upstream_problem)
         known = {agent for agent, _ in agents}
         agents += [(agent, None) for agent in sorted(panes) if agent not in known]
-        holds = ledger.credit_holds(store, record.name)
+        holds = credit_records.credit_holds(store, record.name)
         due: dict[str, float] = {}
-        for schedule in ledger.schedules(store, record.name):
-            moment = max(schedule.next_due, schedule.retry_after or 0.0)
+        for schedule in checkin_records.schedules(store, record.name):
+            moment = max(schedule.next_due or 0.0, schedule.retry_after or 0.0)  # schedules() are all due
             due[schedule.agent] = min(due.get(schedule.agent, moment), moment)
-        last_checkins = ledger.last_checkins(store, record.name)
+        last_checkins = checkin_records.last_checkins(store, record.name)
         rows = []
         for agent, role in agents:
             pane, fact = panes.get(agent), facts.get(agent)
@@ -193,7 +195,7 @@ def collect_status(ctx, name: str | None = None) -> dict[str, Any]:
                 "last_activity": iso(_latest(state.last_activity, activity.get(pane.pane_id) if pane else None)),
                 "worktree": worktrees.get(agent),
                 # its spec changed but it runs the old one: a replacement waits for it to be idle
-                "pending_restart": alive and agent in hashes and pane.spec_hash != hashes[agent],
+                "pending_restart": bool(pane and alive and agent in hashes and pane.spec_hash != hashes[agent]),
             })
         projects.append({
             "name": record.name,

@@ -19,18 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from filelock import FileLock, Timeout
+
 from reconciler.errors import ProjectGone, UserError
-from reconciler.loop import Context, PassResult, reconcile_project
+from reconciler.execute.lanes import Lanes
+from reconciler.runtime.wake import Waker
+from reconciler.state import watchers as watcher_records
+from reconciler.context import Context, PassResult
+from reconciler.home import private_dir
+from reconciler.locks import describe_holder, record_holder, watcher_lock
+from reconciler.project import load_registered, reconcile_project
+from reconciler.sync import sync_project
 from reconciler.manifest.loader import LoadedManifest, ManifestError, load_manifest
 
 LOOKAHEAD_S = 0.05  # fire what is due this close, then wait for its exact moment inside the executor
 MIN_SLEEP_S = 0.005
 LANES_GRACE_S = 15.0
 METRICS_EVERY_S = 15.0
-
-
-def watcher_lock(home: Path, project: str) -> Path:
-    return home / "locks" / f"{project}.watch.lock"
 
 
 @dataclass
@@ -48,8 +53,6 @@ class Watched:
 
 def manifests_to_watch(ctx: Context, files: list[str]) -> list[Watched]:
     """The named manifests (each must be valid), or every registered project's (broken ones skipped)."""
-    from reconciler.loop import load_registered
-
     if files:
         loaded_all = [load_manifest(f) for f in files]
     else:
@@ -68,8 +71,6 @@ def _mtime(path: Path) -> int:
 def reconcile_once(ctx: Context, files: list[str]) -> list[PassResult]:
     """Every project once: windows, briefs, schedules, the check-ins due (missed ones per policy) and
     the worktrees' sync."""
-    from reconciler.loop import sync_project
-
     results = []
     started = time.time()
     for watched in manifests_to_watch(ctx, files):
@@ -104,8 +105,8 @@ class Watcher:
         self.watched: dict[str, Watched] = {}
         self.registered: set[str] = set()  # projects seen in the registry (gone again = destroyed)
         self.locks = ExitStack()
-        self.waker = None
-        self.lanes = None
+        self.waker: Waker | None = None
+        self.lanes: Lanes | None = None
         self.pending: set[str] = set()  # projects whose lane finished a delivery since the last pass
         self.pending_lock = threading.Lock()
 
@@ -113,11 +114,6 @@ class Watcher:
 
     def _claim(self, watched: Watched, strict: bool) -> bool:
         """Hold the project's watcher lock for our lifetime; say who holds it otherwise."""
-        from filelock import FileLock, Timeout
-
-        from reconciler.home import private_dir
-        from reconciler.locks import describe_holder, record_holder
-
         lock_file = watcher_lock(self.ctx.home, watched.name)
         private_dir(lock_file.parent)
         lock = FileLock(lock_file, mode=0o600)
@@ -142,8 +138,6 @@ class Watcher:
         """Without FILE arguments, projects applied after we started are watched too."""
         if self.files:
             return
-        from reconciler.loop import load_registered
-
         store = self.ctx.store()
         for record in store.projects():
             if record.name not in self.watched:
@@ -175,19 +169,14 @@ class Watcher:
     # -- the loop ------------------------------------------------------------------------------------
 
     def run(self) -> int:
-        from reconciler.state import ledger
-        from reconciler.wake import Waker
-
         self.ctx.store(maintain=True)  # integrity check and backup before anything reads the registry
         for watched in manifests_to_watch(self.ctx, self.files):
             self._claim(watched, strict=True)
         if not self.watched and self.files:
             raise UserError("nothing to watch")
         store = self.ctx.store(maintain=True)  # opened (and checked) once, before any thread uses it
-        from reconciler.execute.lanes import Lanes
-
         waker = self.waker = Waker(self.ctx.home, self.ctx.tmux).start()
-        self.lanes = Lanes(self._delivered)
+        lanes = self.lanes = Lanes(self._delivered)
         self._install_signal_handlers(waker)
         sync_lane = threading.Thread(target=self._sync_lane, args=(waker.subscribe(),), name="git-sync", daemon=True)
         sync_lane.start()
@@ -214,16 +203,16 @@ class Watcher:
                         waker.track(result.project, result.pids)
                         self.report(result)
                     wake_at = min([next_resync, *(due.get(n, next_resync) for n in self.watched)])
-                    ledger.heartbeat(store, self.watched, os.getpid(), self.started)
+                    watcher_records.heartbeat(store, self.watched, os.getpid(), self.started)
                     self._refresh_metrics()
                     if self.stop.is_set():
                         break
                     waker.event.wait(max(MIN_SLEEP_S, wake_at - time.time() - LOOKAHEAD_S))
         finally:
-            self.lanes.join(timeout=LANES_GRACE_S)  # a delivery cut short is recovered from the ledger next time
+            lanes.join(timeout=LANES_GRACE_S)  # a delivery cut short is recovered from the ledger next time
             waker.stop()
             sync_lane.join(timeout=60)
-            ledger.drop_watcher(store, list(self.watched), os.getpid())
+            watcher_records.drop_watcher(store, list(self.watched), os.getpid())
             self.locks.close()
         return 0
 
@@ -255,7 +244,7 @@ class Watcher:
         (the collector reads it on its own schedule; a fresher file costs CPU and shows nothing more)."""
         if self.metrics_textfile is None or time.time() - self.metrics_written < METRICS_EVERY_S:
             return
-        from reconciler import metrics
+        from reconciler import metrics  # lazy: only with --metrics-textfile
 
         try:
             metrics.write_textfile(self.metrics_textfile, metrics.prometheus(metrics.collect_metrics(self.ctx)))
@@ -275,12 +264,11 @@ class Watcher:
         self.report(PassResult(project, outcomes))
         with self.pending_lock:
             self.pending.add(project)
-        self.waker.event.set()  # the pass loop only: not `everything`, not the git lane
+        if self.waker is not None:  # lanes run only inside run(), after the waker started
+            self.waker.event.set()  # the pass loop only: not `everything`, not the git lane
 
     def _sync_lane(self, wake: threading.Event) -> None:
         """Git sync on its own thread (and lock), so a slow repository never delays a check-in."""
-        from reconciler.loop import sync_project
-
         while not self.stop.is_set():
             wake.clear()
             for name, watched in list(self.watched.items()):

@@ -21,8 +21,8 @@ LIMIT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p in (
     LEAD + r"The API provider has rate limited you\b",
     LEAD + r"litellm\.RateLimitError\b",
 ))
-JOINS_NEXT = re.compile(r"(?!)")  # never: its lines carry no reset time
+JOINS_NEXT: re.Pattern[str] = re.compile(r"(?!)")  # never: its lines carry no reset time
 
 DIALOGS = (re.compile(r"\(Y\)es/\(N\)o\b.*\[(?:Yes|No)\]:\s*$"),)
 
-DRIVER = Driver("aider", ("aider", "aider-chat"), LIMIT_PATTERNS, JOINS_NEXT, dialogs=DIALOGS)
+DRIVER: Driver = Driver("aider", ("aider", "aider-chat"), LIMIT_PATTERNS, JOINS_NEXT, dialogs=DIALOGS)

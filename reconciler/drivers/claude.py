@@ -12,7 +12,7 @@ import re
 import shlex
 import uuid
 
-from reconciler.credit import WHEN_SRC
+from reconciler.plan.notices import WHEN_SRC
 from reconciler.drivers import Driver
 
 LEAD = r"^[\s⎿●⚠│|…]*"
@@ -27,10 +27,10 @@ LIMIT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.I) for p in
     LEAD + r"API Error:.*\b429\b",  # API-key credentials: no reset time given
 ))
 # Seen in reports: `Your limit will reset` / `     at 3pm (America/Santiago).`
-JOINS_NEXT = re.compile(r"\b(?:resets?|continuing\sautomatically)(?:\s+(?:at|on))?\s*$", re.I)
+JOINS_NEXT: re.Pattern[str] = re.compile(r"\b(?:resets?|continuing\sautomatically)(?:\s+(?:at|on))?\s*$", re.I)
 HOOKS = ("SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "Notification", "PreCompact")
 
-DRIVER = Driver("claude", ("claude", "claude-code", "@anthropic-ai/claude-code"), LIMIT_PATTERNS, JOINS_NEXT,
+DRIVER: Driver = Driver("claude", ("claude", "claude-code", "@anthropic-ai/claude-code"), LIMIT_PATTERNS, JOINS_NEXT,
                 HOOKS, reports=True)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from reconciler.credit import AFTER_SRC, WHEN_SRC
+from reconciler.plan.notices import AFTER_SRC, WHEN_SRC
 from reconciler.drivers import Driver
 
 LEAD = r"^[\s■⚠•│|]*(?:ERROR:\s*|stream error:\s*)?"
@@ -27,11 +27,11 @@ LIMIT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.I) for p in
     LEAD + r"Quota exceeded\. Check your plan and billing details\b",
     LEAD + r"Model \S+ is at capacity\.(?:.*?\bTry again in\s+" + AFTER_SRC + r"\.)?",
 ))
-JOINS_NEXT = re.compile(r"\btry again at\s*$", re.I)
+JOINS_NEXT: re.Pattern[str] = re.compile(r"\btry again at\s*$", re.I)
 # `notify` in config.toml runs a program with JSON `{"type": "agent-turn-complete", ...}`; newer
 # versions also have lifecycle hooks (hooks.json or [hooks]). orch does not wire them yet.
 HOOKS = ("agent-turn-complete",)
 
 DIALOGS = (re.compile(r"Press enter to confirm or esc to cancel", re.I),)
 
-DRIVER = Driver("codex", ("codex", "@openai/codex"), LIMIT_PATTERNS, JOINS_NEXT, HOOKS, dialogs=DIALOGS)
+DRIVER: Driver = Driver("codex", ("codex", "@openai/codex"), LIMIT_PATTERNS, JOINS_NEXT, HOOKS, dialogs=DIALOGS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from reconciler.credit import AFTER_SRC, WHEN_SRC
+from reconciler.plan.notices import AFTER_SRC, WHEN_SRC
 from reconciler.drivers import Driver
 
 LEAD = r"^[\s│|✕×!]*(?:\[API Error:\s*)?"
@@ -24,12 +24,12 @@ LIMIT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.I) for p in
     LEAD + r"We are currently experiencing high demand for \S+",
     LEAD + r"You have exhausted your capacity on this model\.(?:\s*Your quota will reset after\s+" + AFTER_SRC + r")?",
 ))
-JOINS_NEXT = re.compile(r"Usage limit reached for (?:all Pro models|[\w.:-]+)\.?\s*[│|]?$", re.I)
+JOINS_NEXT: re.Pattern[str] = re.compile(r"Usage limit reached for (?:all Pro models|[\w.:-]+)\.?\s*[│|]?$", re.I)
 # settings.json hooks: SessionStart, BeforeAgent (~UserPromptSubmit), AfterAgent (~Stop),
 # Notification (ToolPermission); no StopFailure. orch does not wire them yet.
 HOOKS = ("SessionStart", "BeforeAgent", "AfterAgent", "Notification")
 
 DIALOGS = (re.compile(r"^\s*[│|]?\s*●\s*\d+\.\s+\S"),)
 
-DRIVER = Driver("gemini", ("gemini", "@google/gemini-cli", "gemini-cli"), LIMIT_PATTERNS, JOINS_NEXT, HOOKS,
+DRIVER: Driver = Driver("gemini", ("gemini", "@google/gemini-cli", "gemini-cli"), LIMIT_PATTERNS, JOINS_NEXT, HOOKS,
                 dialogs=DIALOGS)

@@ -5,4 +5,4 @@ from __future__ import annotations
 
 from reconciler.drivers import Driver, claude
 
-DRIVER = Driver("generic", (), claude.LIMIT_PATTERNS, claude.JOINS_NEXT)
+DRIVER: Driver = Driver("generic", (), claude.LIMIT_PATTERNS, claude.JOINS_NEXT)

@@ -24,7 +24,7 @@ import reconciler.hook
 from reconciler import agent_events
 from reconciler.drivers import claude
 from reconciler.home import private_dir, private_file, write_atomic
-from reconciler.model import DesiredAgent, DesiredProject
+from reconciler.model.agents import DesiredAgent, DesiredProject
 
 HOOK_SCRIPT = str(Path(reconciler.hook.__file__).resolve())
 
@@ -40,7 +40,7 @@ def launch_command(home: Path, project: DesiredProject, agent: DesiredAgent, res
     folder = agent_events.agent_dir(home, project.name, project.id, agent.name)
     words = claude.simple_words(agent.command)
     user = _user_settings(claude.user_settings(words), Path(agent.cwd)) if words is not None else None
-    if user is None:  # runs as written: a stream left by an earlier launch must not look like its reports
+    if user is None or words is None:  # runs as written: a stream left by an earlier launch must not look like its reports
         for name in ("events.jsonl", "claude-settings.json", SESSION_FILE):
             (folder / name).unlink(missing_ok=True)
         return agent.command

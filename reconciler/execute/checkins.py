@@ -14,22 +14,26 @@ import hashlib
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from reconciler import drivers
 from reconciler.agent_events import ROTATE_AT, end_offset, receipts_stream, recent_events, rotate
 from reconciler.execute.delivery import Guard, deliver, press_enter_until_submitted, snapshot
 from reconciler.execute.lanes import Lanes
-from reconciler.observe.screen import input_region
-from reconciler.execute.tmux import Outcome, delivery_lock
-from reconciler.model import Action, DesiredProject, ObservedPane
-from reconciler.model_checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
-from reconciler.plan_checkins import effective_hold, next_due_after
-from reconciler.plan_credit import judge_credit, judge_reported_limit, marker_tag, new_output
-from reconciler.state import ledger
+from reconciler.plan.screen import input_region
+from reconciler.execute.agents import DONE, FAILED, HELD, SKIPPED, Outcome
+from reconciler.locks import delivery_lock
+from reconciler.model.agents import Action, DesiredProject, ObservedPane
+from reconciler.model.checkins import CreditHold, FireCheckin, RecoverFiring, SendResumeNote, SkipCheckin
+from reconciler.plan.checkins import effective_hold, next_due_after
+from reconciler.plan.credit import judge_credit, marker_tag, new_output
+from reconciler.state import checkins as checkin_records
+from reconciler.state import credit as credit_records
+from reconciler.plan.credit import judge_reported_limit
 from reconciler.state.store import Store
 from reconciler.timefmt import iso, local_zone
-from reconciler.tmux import Tmux, batches
+from reconciler.runtime.tmux import Tmux, batches
 
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
@@ -46,7 +50,7 @@ def credit_guard(store: Store, project: str, agent: str, shared: bool, patterns:
 
     def guard(screen) -> str | None:
         now = time.time()
-        holds = ledger.credit_holds(store, project)
+        holds = credit_records.credit_holds(store, project)
         active = effective_hold(agent, holds, shared, now)
         if active is not None:
             return f"out of credit until {iso(active.until)}"
@@ -61,7 +65,7 @@ def record_new_notice(store: Store, project: str, agent: str, lines, stored: Cre
     """A new out-of-credit notice in the agent's new output (as its kind prints them), recorded
     as a hold (with its event)."""
     region, marker = new_output(lines)
-    typed_at = ledger.marker_typed_at(store, project, marker) if marker else None
+    typed_at = credit_records.marker_typed_at(store, project, marker) if marker else None
     hold = judge_credit(project, agent, region, stored, typed_at, patterns, now, local_zone(), drivers.get(kind))
     if hold is not None:
         _record_hold(store, hold)
@@ -69,7 +73,7 @@ def record_new_notice(store: Store, project: str, agent: str, lines, stored: Cre
 
 
 def _record_hold(store: Store, hold: CreditHold) -> None:
-    ledger.put_credit_hold(store, hold)
+    credit_records.put_credit_hold(store, hold)
     store.record_event("credit.exhausted", f"{hold.agent} is out of credit until {iso(hold.until)}",
                        project=hold.project, agent=hold.agent, notice=hold.notice, attempt=hold.attempt,
                        source=hold.source)
@@ -93,7 +97,7 @@ def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject
     captured = "".join(  # a pane gone meanwhile ends its chain: seen next pass
         tmux.run(*(command for index in batch for command in groups[index]), check=False).stdout
         for batch in batches(groups))
-    screens = {}
+    screens: dict[str, str] = {}
     for chunk in captured.split(separator + " ")[1:]:
         pane_id, _, text = chunk.partition("\n")
         screens[pane_id] = text
@@ -103,9 +107,9 @@ def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject
         if stream is not None and rotate(stream, ROTATE_AT):
             continue  # read again once it has new events
         size = end_offset(stream) if stream is not None else 0
-        if not size or seen.get(f"events {agent}") == str(size):
+        if stream is None or not size or seen.get(f"events {agent}") == str(size):
             continue
-        holds = holds if holds is not None else ledger.credit_holds(store, desired.name)
+        holds = holds if holds is not None else credit_records.credit_holds(store, desired.name)
         hold = judge_reported_limit(desired.name, agent, recent_events(stream), holds.get(agent), now,
                                     local_zone(), drivers.get(desired.kind_of(agent)))
         seen[f"events {agent}"] = str(size)
@@ -114,12 +118,14 @@ def observe_credit(tmux: Tmux, store: Store, home: Path, desired: DesiredProject
             holds[agent] = hold
             found.append(hold)
     for agent, pane in live.items():
-        text = screens.get(pane.pane_id)
-        digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest() if text is not None else None
-        if digest is None or seen.get(pane.pane_id) == digest:
+        shown = screens.get(pane.pane_id)
+        if shown is None:
             continue
-        holds = holds if holds is not None else ledger.credit_holds(store, desired.name)
-        hold = record_new_notice(store, desired.name, agent, text.split("\n"), holds.get(agent),
+        digest = hashlib.blake2b(shown.encode(), digest_size=16).hexdigest()
+        if seen.get(pane.pane_id) == digest:
+            continue
+        holds = holds if holds is not None else credit_records.credit_holds(store, desired.name)
+        hold = record_new_notice(store, desired.name, agent, shown.split("\n"), holds.get(agent),
                                  desired.credit_patterns, now, desired.kind_of(agent))
         seen[pane.pane_id] = digest
         if hold is not None:
@@ -132,6 +138,7 @@ def _agent_of(action: Action) -> str:
         return action.firing.agent
     if isinstance(action, SendResumeNote):
         return action.hold.agent
+    assert isinstance(action, (FireCheckin, SkipCheckin))
     return action.schedule.agent
 
 
@@ -162,10 +169,14 @@ class CheckinExecutor:
             by_agent.setdefault(_agent_of(action), []).append(action)
         outcomes = []
         for agent, group in by_agent.items():
-            started = self.lanes.start(self.desired.name, agent, lambda group=group: [self._one(a) for a in group])
+            assert self.lanes is not None  # only called with lanes
+            started = self.lanes.start(self.desired.name, agent, partial(self._all, group))
             state = "handed to the agent's delivery lane" if started else "a delivery to this agent is under way"
-            outcomes += [Outcome(a, True, f"pending: {state}") for a in group]
+            outcomes += [Outcome(a, HELD, f"pending: {state}") for a in group]
         return outcomes
+
+    def _all(self, group: list[Action]) -> list[Outcome]:
+        return [self._one(a) for a in group]
 
     def _one(self, action: Action) -> Outcome:
         handlers = {FireCheckin: self._fire, SkipCheckin: self._skip, SendResumeNote: self._resume,
@@ -177,22 +188,22 @@ class CheckinExecutor:
         try:
             return handler(action)
         except Exception as err:  # one failure never stops the others
-            return Outcome(action, False, f"{type(err).__name__}: {err}")
+            return Outcome(action, FAILED, f"{type(err).__name__}: {err}")
 
     # -- firing ----------------------------------------------------------------------------------
 
     def _fire(self, action: FireCheckin) -> Outcome:
         schedule = action.schedule
-        firing = ledger.begin_firing(self.store, schedule, action.due, action.reanchor, action.pane.pane_id)
+        firing = checkin_records.begin_firing(self.store, schedule, action.due, action.reanchor, action.pane.pane_id)
         if firing is None:
-            return Outcome(action, True, "already delivered")
+            return Outcome(action, SKIPPED, "already delivered")
         time.sleep(max(0.0, action.due - time.time()))  # planned a moment early: type it on the dot
         credit = credit_guard(self.store, self.desired.name, schedule.agent, self.desired.credit_shared,
                               self.desired.credit_patterns, self.desired.kind_of(schedule.agent))
         settled_elsewhere = []
 
         def guard(screen) -> str | None:
-            if not ledger.firing_current(self.store, firing):
+            if not checkin_records.firing_current(self.store, firing):
                 settled_elsewhere.append(True)
                 return "settled by another process meanwhile"
             return credit(screen)
@@ -202,24 +213,24 @@ class CheckinExecutor:
                          ready_timeout=10.0, guard=guard, pid=action.pane.pane_pid,
                          receipts=self._receipts(schedule.agent), dialogs=self._dialogs(schedule.agent))
         if settled_elsewhere:
-            return Outcome(action, True, result.reason)
+            return Outcome(action, SKIPPED, result.reason)
         now = time.time()
         if result.ok:
-            ledger.finish_firing(self.store, firing, "submitted",
+            checkin_records.finish_firing(self.store, firing, "submitted",
                                  next_due_after(schedule, action.due, now, action.reanchor), typed_at=result.typed_at)
             late = (result.typed_at or now) - action.due
             self.store.record_event("checkin.delivered", f"check-in delivered to {schedule.agent}",
                                     project=schedule.project, agent=schedule.agent, schedule=schedule.id,
                                     due=iso(action.due), late_s=round(late, 3), marker=firing.marker,
                                     missed=action.reanchor, confirmed_by=result.confirmed_by)
-            return Outcome(action, True, f"delivered ({late * 1000:.0f} ms after due)")
+            return Outcome(action, DONE, f"delivered ({late * 1000:.0f} ms after due)")
         if result.held:
-            ledger.release_firing(self.store, firing, result.reason)
-            return Outcome(action, True, f"held: {result.reason}")
-        ledger.fail_firing(self.store, firing, result.reason, now + retry_delay(schedule.failures))
+            checkin_records.release_firing(self.store, firing, result.reason)
+            return Outcome(action, HELD, f"held: {result.reason}")
+        checkin_records.fail_firing(self.store, firing, result.reason, now + retry_delay(schedule.failures))
         self.store.record_event("checkin.failed", f"check-in to {schedule.agent} failed: {result.reason}",
                                 project=schedule.project, agent=schedule.agent, schedule=schedule.id)
-        return Outcome(action, False, result.reason)
+        return Outcome(action, FAILED, result.reason)
 
     def _receipts(self, agent: str) -> Path | None:
         return receipts_stream(self.home, self.desired.name, self.desired.id, agent, self.desired.kind_of(agent))
@@ -230,10 +241,10 @@ class CheckinExecutor:
     def _skip(self, action: SkipCheckin) -> Outcome:
         now = time.time()
         next_due = next_due_after(action.schedule, action.due, now, reanchor=True)
-        ledger.skip_firing(self.store, action.schedule, action.due, next_due)
+        checkin_records.skip_firing(self.store, action.schedule, action.due, next_due)
         self.store.record_event("checkin.skipped", f"missed check-in to {action.schedule.agent} skipped",
                                 project=action.project, agent=action.schedule.agent, due=iso(action.due))
-        return Outcome(action, True, "skipped")
+        return Outcome(action, SKIPPED, "skipped")
 
     def _resume(self, action: SendResumeNote) -> Outcome:
         hold = action.hold
@@ -242,10 +253,10 @@ class CheckinExecutor:
                          pid=action.pane.pane_pid, receipts=self._receipts(hold.agent),
                          dialogs=self._dialogs(hold.agent))
         if result.ok:
-            ledger.mark_resumed(self.store, hold)
+            credit_records.mark_resumed(self.store, hold)
             self.store.record_event("credit.resumed", f"resume note delivered to {hold.agent}",
                                     project=hold.project, agent=hold.agent, confirmed_by=result.confirmed_by)
-        return Outcome(action, result.ok or result.held, result.reason)
+        return Outcome(action, DONE if result.ok else HELD if result.held else FAILED, result.reason)
 
     # -- recovery after a crash ----------------------------------------------------------------
 
@@ -261,11 +272,11 @@ class CheckinExecutor:
         try:
             with FileLock(delivery_lock(self.home, firing.project, firing.agent), timeout=RECOVERY_LOCK_S,
                           mode=0o600):
-                if not ledger.firing_current(self.store, firing):
-                    return Outcome(action, True, "settled by another process meanwhile")
+                if not checkin_records.firing_current(self.store, firing):
+                    return Outcome(action, SKIPPED, "settled by another process meanwhile")
                 return self._recover_locked(action)
         except Timeout:
-            return Outcome(action, False, "another delivery to this agent holds its lock: looked at next pass")
+            return Outcome(action, FAILED, "another delivery to this agent holds its lock: looked at next pass")
 
     def _recover_locked(self, action: RecoverFiring) -> Outcome:
         firing = action.firing
@@ -273,24 +284,24 @@ class CheckinExecutor:
         # The whole history: as deep as the pane's history-limit, and no deeper.
         history = self.tmux.run(["capture-pane", "-p", "-J", "-S", "-", "-t", pane_id or ""], check=False)
         tag = marker_tag(firing.marker)
-        schedule = next((s for s in ledger.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
+        schedule = next((s for s in checkin_records.schedules(self.store, firing.project) if s.id == firing.schedule_id), None)
         if history.returncode == 0 and tag in history.stdout:
             screen = snapshot(self.tmux, pane_id, self._dialogs(firing.agent)) if pane_id else None
             submitted_now = screen is not None and not screen.dead and tag in input_region(screen)
-            if submitted_now:  # pasted, but the crash came before Enter: submit it now
+            if submitted_now and pane_id and screen is not None:  # pasted, but the crash came before Enter: submit it now
                 result = press_enter_until_submitted(self.tmux, pane_id, screen,
                                                      action.pane.pane_pid if action.pane is not None else 0)
                 if not result.ok:
-                    ledger.fail_firing(self.store, firing, result.reason, time.time() + RETRY_FIRST_S)
-                    return Outcome(action, False, result.reason)
+                    checkin_records.fail_firing(self.store, firing, result.reason, time.time() + RETRY_FIRST_S)
+                    return Outcome(action, FAILED, result.reason)
             # Submitted only now, after downtime: the next one is `every` from now, not a burst.
             reanchor = firing.missed or submitted_now
             next_due = next_due_after(schedule, firing.due, time.time(), reanchor) if schedule else None
-            ledger.finish_firing(self.store, firing, "submitted", next_due)
+            checkin_records.finish_firing(self.store, firing, "submitted", next_due)
             self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} had been typed",
                                     project=firing.project, agent=firing.agent, marker=firing.marker)
-            return Outcome(action, True, "found on the screen: recorded as delivered")
-        ledger.release_firing(self.store, firing, "interrupted before it reached the pane")
+            return Outcome(action, DONE, "found on the screen: recorded as delivered")
+        checkin_records.release_firing(self.store, firing, "interrupted before it reached the pane")
         self.store.record_event("checkin.recovered", f"interrupted check-in to {firing.agent} was never typed",
                                 project=firing.project, agent=firing.agent, marker=firing.marker)
-        return Outcome(action, True, "not on the screen: will be delivered")
+        return Outcome(action, DONE, "not on the screen: will be delivered")

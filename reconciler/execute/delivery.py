@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from reconciler.observe.screen import (
+from reconciler.plan.screen import (
     Screen, input_ready, input_region, menu_open, parse_capture, pending_input, submitted,
 )
-from reconciler.tmux import Tmux
+from reconciler.runtime.tmux import Tmux
 
 POLL_S = 0.03
 SETTLE_S = 0.05  # after the paste shows on screen; Claude Code 2.1 accepted Enter at 0 and 50 ms (48/48)
@@ -174,7 +174,7 @@ def _deliver_locked(tmux: Tmux, pane_id: str, text: str, tag: str, ready_timeout
         failed = _paste(tmux, pane_id, part)
         if failed:
             return Delivery(False, failed, typed_at=typed_at if index else None)
-        after = _wait_for_change(tmux, pane_id, after)
+        after = _wait_for_change(tmux, pane_id, after) or after
         if after is None:
             return Delivery(False, "the agent's pane went away during the paste", typed_at=typed_at)
         if menu_open(after):

@@ -12,6 +12,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import UserError
@@ -72,12 +73,12 @@ def _position(root: Any, loc: tuple[str | int, ...], at_key: bool) -> tuple[int,
         last = index == len(loc) - 1
         try:
             if isinstance(part, int) and hasattr(node, "lc") and isinstance(node, list):
-                line, col = node.lc.item(part)
+                line, col = node.lc.item(part)  # type: ignore[attr-defined]  # ruamel's CommentedSeq
                 node = node[part]
             elif hasattr(node, "lc") and isinstance(node, dict) and part in node:
-                line, col = node.lc.key(part) if (at_key and last) else node.lc.value(part)
+                line, col = node.lc.key(part) if (at_key and last) else node.lc.value(part)  # type: ignore[attr-defined]
                 if not (at_key and last) and not hasattr(node[part], "lc"):
-                    line, col = node.lc.value(part)
+                    line, col = node.lc.value(part)  # type: ignore[attr-defined]  # CommentedMap
                 node = node[part]
             else:
                 break
@@ -88,7 +89,7 @@ def _position(root: Any, loc: tuple[str | int, ...], at_key: bool) -> tuple[int,
     return line + 1, col + 1
 
 
-def _clean_message(error: dict[str, Any]) -> str:
+def _clean_message(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid"))
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
@@ -190,7 +191,9 @@ def parse_manifest(text: str, path: Path, shown: str | None = None) -> LoadedMan
             diagnostics.append(Diagnostic(shown, line, col, format_loc(loc), _clean_message(error)))
         raise ManifestError(sorted(diagnostics, key=lambda d: (d.line, d.column))) from None
 
-    team, problems, template_diagnostics = None, [], []
+    team = None
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    template_diagnostics: list[Diagnostic] = []
     if manifest.spec.team is not None and manifest.spec.team.template is not None:
         from reconciler.teams.manifest import compose_manifest
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from reconciler.observe.screen import Screen, parse_capture
+from reconciler.plan.screen import Screen, parse_capture
 from reconciler.runtime.seam import Observation, Session, Slot, StartSpec
 
 PROMPT = "> "

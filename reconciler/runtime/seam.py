@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from reconciler.model import DesiredAgent, DesiredProject
-from reconciler.observe.screen import Screen
+from reconciler.model.agents import DesiredAgent, DesiredProject
+from reconciler.plan.screen import Screen
 
 
 @dataclass(frozen=True)

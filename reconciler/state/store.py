@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from reconciler.home import private_dir, private_file
-from reconciler.model import AgentFacts
+from reconciler.model.agents import AgentFacts
 
 MIGRATIONS: list[str] = [
     # 1: registry, agent runtime facts, events
@@ -315,7 +315,7 @@ class Store:
                 (manifest_path, text, sha256, session, time.time(), name),
             )
 
-    def record_desired(self, name: str, key: str, desired_json: str) -> None:
+    def record_desired(self, name: str, key: str | None, desired_json: str | None) -> None:
         with self.transaction():
             self.conn.execute("UPDATE projects SET desired_key = ?, desired_json = ? WHERE name = ?",
                               (key, desired_json, name))

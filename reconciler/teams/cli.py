@@ -1,6 +1,6 @@
 """The `orch team ...` and `orch init` commands: their arguments and how their results are shown.
 
-Kept out of reconciler/cli.py so that file only gains two hooks; imports stay lazy (argparse
+Kept out of reconciler/cli/ so that the parser only gains two hooks; imports stay lazy (argparse
 only at parser-building time) so every other command starts as fast as before.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 
 def add_commands(command, common: argparse.ArgumentParser) -> None:
@@ -57,7 +58,7 @@ def run_team(args, emit) -> int:
         template = resolve(args.name, folders)
         emit(template_document(template), template_text(template))
         return 0
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, origin, file in available(folders):
         try:
             template = resolve(name, folders)

@@ -46,7 +46,7 @@ class Rule:
 
     def __call__(self, folder: str, name: str) -> bool:
         if self.both:
-            return self.in_folder(folder) and bool(self.name.search(name))
+            return self.in_folder(folder) and bool(self.name and self.name.search(name))
         return self.in_folder(folder) or bool(self.name and self.name.search(name))
 
 
@@ -285,7 +285,7 @@ def parse_gitattributes(text: str) -> list[tuple[re.Pattern, dict[str, bool]]]:
 
 
 EXCLUSIONS = (("vendored", VENDORED), ("generated", GENERATED), ("documentation", DOCUMENTATION))
-_ANY_EXCLUDED_NAME = re.compile("|".join(f"(?:{rule.name.pattern})" for _, rule in EXCLUSIONS), re.IGNORECASE)
+_ANY_EXCLUDED_NAME = re.compile("|".join(f"(?:{rule.name.pattern})" for _, rule in EXCLUSIONS if rule.name), re.IGNORECASE)
 
 
 def _reason(folder: str, name: str, forced: dict[str, bool]) -> str | None:
@@ -300,7 +300,8 @@ def exclude(paths: list[str], rules: list[tuple[re.Pattern, dict[str, bool]]]
             ) -> tuple[list[str], dict[str, int], tuple[str, ...]]:
     """PATHS without vendored, generated and documentation files; how many of each were left out,
     and the documentation paths (a library's signs). RULES: .gitattributes settings, last one wins."""
-    kept, counts, documentation = [], Counter(), []
+    counts: Counter[str] = Counter()
+    kept, documentation = [], []
     folders: dict[str, str | None] = {}
     for path in paths:
         forced: dict[str, bool] = {}
@@ -448,11 +449,11 @@ def templates_by_type(folders) -> dict[str, str]:
             continue  # a broken template serves nothing; `orch team show NAME` says why
         if template.type:
             candidates[template.type].append((len(template.chain), name))
-    served = {}
+    served: dict[str, str] = {}
     for kind, names in candidates.items():
         names.sort()
         usual = DEFAULT_TEMPLATES.get(kind)
-        served[kind] = usual if any(n == usual for _, n in names) else names[0][1]
+        served[kind] = usual if usual is not None and any(n == usual for _, n in names) else names[0][1]
     return served
 
 

@@ -76,7 +76,7 @@ def compose_manifest(manifest: Any, folder: Path) -> tuple[Any, TeamInfo | None,
     manager = manager_agent(template, agents)
     names = [agent["name"] for agent in agents]
     upstream = spec.upstream or (_current_branch(repo) if repo else None) or "the upstream branch"
-    problems: Problems = []
+    problems = []
     for index, agent in enumerate(agents):
         if merged_origins[index] is None:
             continue  # the manifest's own agent: its text is the user's, taken literally
@@ -109,7 +109,8 @@ def _added_roles(names: list[str], template, extra_roles: tuple, folders) -> tup
 
     roles = registry(folders)
     have = {role.name for role in template.roles + extra_roles}
-    added, problems = list(extra_roles), []
+    added = list(extra_roles)
+    problems: Problems = []
     for index, name in enumerate(names):
         if name not in roles:
             problems.append((("spec", "team", "add_roles", index),

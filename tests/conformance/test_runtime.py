@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.observe.liveness import process_dead
-from reconciler.observe.screen import Screen, input_region, input_ready
+from reconciler.runtime.liveness import process_dead
+from reconciler.plan.screen import Screen, input_region, input_ready
 from reconciler.runtime.fake import FakeProcess, FakeRuntime
 from reconciler.runtime.seam import Observation, Runtime, Slot, StartSpec
-from reconciler.runtime.tmux_runtime import TmuxRuntime
-from reconciler.tmux import Tmux
+from reconciler.execute.tmux_runtime import TmuxRuntime
+from reconciler.runtime.tmux import Tmux
 from tests.conftest import tmux, toy_log, wait_until
 
 PROJECT, PROJECT_ID, SESSION = "demo", "0123456789abcdef", "demo-conf"

@@ -20,7 +20,7 @@ import pytest
 
 from reconciler.compat import match_target
 from reconciler.errors import UserError
-from reconciler.model import ObservedPane
+from reconciler.model.agents import ObservedPane
 from tests.conftest import BIN, ORCH, tmux, toy_log, toy_manifest, wait_until
 
 SCHEDULED = re.compile(r"^SCHEDULED TO RUN AT: (\d\d:\d\d:\d\d)$", re.M)

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from reconciler.locks import exclusive
-from reconciler.loop import git_lock
-from reconciler.execute.tmux import delivery_lock
+from reconciler.locks import git_lock
+from reconciler.locks import delivery_lock
 from tests.conftest import ORCH, tmux, toy_manifest, wait_until
 from tests.e2e.test_checkins import watchers  # noqa: F401  (fixture)
 from tests.e2e.test_worktrees import git, repo  # noqa: F401  (fixture)

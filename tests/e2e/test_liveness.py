@@ -12,16 +12,16 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 from filelock import FileLock
 
-from reconciler.execute.tmux import delivery_lock
-from reconciler.loop import Context, notice_deaths
-from reconciler.desired import desired_project
+from reconciler.locks import delivery_lock
+from reconciler.context import Context
+from reconciler.windows import notice_deaths
+from reconciler.manifest.desired import desired_project
 from reconciler.manifest.loader import load_manifest
-from reconciler.observe.tmux import observe
-from reconciler.plan import death_time
+from reconciler.runtime.observe import observe
+from reconciler.plan.agents import death_time
 from tests.conftest import tmux, toy_manifest, wait_until, write_manifest
 from tests.e2e.test_checkins import checkin_agents, notes, watchers  # noqa: F401 (fixture)
 

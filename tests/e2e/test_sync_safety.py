@@ -215,14 +215,14 @@ def test_a_file_the_agent_changes_during_the_sync_survives_byte_for_byte(tmp_pat
 
 def test_a_move_that_would_overwrite_an_edit_is_refused_naming_the_files(tmp_path, repo, orch, tmux_socket):
     """The agent edits after orch looked (clean) and before it moves the worktree: in process, real git."""
-    from reconciler.execute.git import GitExecutor
-    from reconciler.loop import Context, observe_worktrees
-    from reconciler.desired import desired_project
+    from reconciler.execute.worktrees import GitExecutor
+    from reconciler.context import Context
+    from reconciler.sync import observe_worktrees
+    from reconciler.manifest.desired import desired_project
     from reconciler.manifest.loader import load_manifest
-    from reconciler.observe.git import observe_repo
-    from reconciler.plan_git import plan_worktrees
-    from reconciler.state import ledger
-
+    from reconciler.git.observe import observe_repo
+    from reconciler.plan.worktrees import plan_worktrees
+    from reconciler.state import worktrees as worktree_records
     manifest = project(tmp_path, repo, agents=("dev", "qa"))
     assert orch("apply", str(manifest)).returncode == 0
     status = worktree_status(orch)
@@ -245,7 +245,7 @@ def test_a_move_that_would_overwrite_an_edit_is_refused_naming_the_files(tmp_pat
                 for o in GitExecutor(store, ctx.home, "wt", desired.git, ctx.tmux, {}).execute(actions)}
     assert outcomes["dev"].ok and "shared.txt" in outcomes["dev"].message and "conflict" not in outcomes["dev"].message
     assert (dev / "shared.txt").read_text() == "dev's uncommitted edit\n" and git(dev, "rev-parse", "HEAD") == before
-    assert ledger.sync_records(store, "wt")["dev"].state == "dirty"  # not a conflict: nothing escalated
+    assert worktree_records.sync_records(store, "wt")["dev"].state == "dirty"  # not a conflict: nothing escalated
     assert outcomes["qa"].ok and outcomes["qa"].message == "rebased onto main"
     assert (qa / "notes.txt").read_text() == "qa's scratch\n" and (qa / "shared.txt").read_text().count("main's")
 

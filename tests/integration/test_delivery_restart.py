@@ -14,13 +14,14 @@ from pathlib import Path
 
 from reconciler.execute.checkins import CheckinExecutor
 from reconciler.execute.delivery import press_enter_until_submitted, snapshot
-from reconciler.execute.tmux import TmuxExecutor
-from reconciler.loop import Context, plan_for
+from reconciler.execute.agents import TmuxExecutor
+from reconciler.context import Context
+from reconciler.project import plan_for
 from reconciler.manifest.loader import load_manifest
-from reconciler.model import DeliverBrief, Plan, RestartAgent
-from reconciler.model_checkins import FireCheckin
-from reconciler.observe.tmux import observe
-from reconciler.state import ledger
+from reconciler.model.agents import DeliverBrief, Plan, RestartAgent
+from reconciler.model.checkins import FireCheckin
+from reconciler.runtime.observe import observe
+from reconciler.state import checkins as checkin_records
 from tests.conftest import tmux, toy_log, toy_manifest, wait_until
 
 
@@ -73,18 +74,18 @@ def test_a_checkin_planned_for_the_old_process_is_held_and_delivered_once_later(
                                'checkins:\n  - every: 30m\n    note: "Status check (dev)"')
     _restart(ctx, desired, old)
     store = ctx.store()
-    [schedule] = ledger.schedules(store, "demo")
+    [schedule] = checkin_records.schedules(store, "demo")
     due = time.time()
     [outcome] = CheckinExecutor(ctx.tmux, store, ctx.home, desired).execute(
         [FireCheckin("demo", schedule, due, old, False)])
     assert outcome.ok and outcome.message.startswith("held"), outcome.message
     log = tmp_path / "logs" / "dev.log"
     assert toy_log(log) == []
-    assert ledger.open_firings(store, "demo") == []  # released, not left `typing`, not `submitted`
+    assert checkin_records.open_firings(store, "demo") == []  # released, not left `typing`, not `submitted`
     row = store.conn.execute("SELECT state FROM firings").fetchone()
     assert row is None or row["state"] != "submitted"
     [outcome] = CheckinExecutor(ctx.tmux, store, ctx.home, desired).execute(
-        [FireCheckin("demo", ledger.schedules(store, "demo")[0], due, _pane(ctx), False)])
+        [FireCheckin("demo", checkin_records.schedules(store, "demo")[0], due, _pane(ctx), False)])
     assert outcome.ok and outcome.message.startswith("delivered"), outcome.message
     assert [e["text"].split(" [orch:")[0] for e in toy_log(log)] == ["Status check (dev)"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import UserError
-from reconciler.execute.githooks import (
+from reconciler.git.hooks import (
     HOME_FILE, HOOK_NAMES, MARKER, UPSTREAM_FILE, hook_script, hooks_dir, hooks_installed, install_hooks,
     remove_hooks,
 )

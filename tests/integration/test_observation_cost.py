@@ -2,7 +2,7 @@
 
 Counts, never times: every tmux process a converged `plan` starts is counted, in-process (by
 wrapping `subprocess.Popen._execute_child`, which every subprocess call goes through, and
-`reconciler.tmux.Tmux.run`) and as a whole `orch plan` process (through a `tmux` on PATH that
+`reconciler.runtime.tmux.Tmux.run`) and as a whole `orch plan` process (through a `tmux` on PATH that
 logs each start and execs the real one). The count must be the same for a 1-agent project
 on a 1-pane server as for a 10-agent project on a server holding 3 projects x 10 agents.
 """
@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.loop import Context, plan_for
+from reconciler.context import Context
+
+from reconciler.project import plan_for
 from reconciler.manifest.loader import load_manifest
-from reconciler.tmux import Tmux
+from reconciler.runtime.tmux import Tmux
 from tests.conftest import ORCH, tmux, write_manifest
 
 

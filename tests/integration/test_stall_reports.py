@@ -8,12 +8,13 @@ from __future__ import annotations
 import time
 
 from reconciler.agent_state import AgentState
-from reconciler.loop import Context, plan_for
+from reconciler.context import Context
 from reconciler.manifest.loader import load_manifest
-from reconciler.model_checkins import CreditHold
-from reconciler.observe.tmux import observe
+from reconciler.model.checkins import CreditHold
+from reconciler.runtime.observe import observe
 from reconciler.stalls import check_stalls
-from reconciler.state import ledger
+from reconciler.project import plan_for
+from reconciler.state import credit as credit_records
 from tests.conftest import toy_log, toy_manifest
 
 
@@ -27,7 +28,7 @@ def test_a_stall_report_waits_for_a_manager_out_of_credit_and_then_comes_once(tm
     store = ctx.store()
     panes = {p.agent: p for p in observe(ctx.tmux).agent_panes("demo")}
     now = time.time()
-    ledger.put_credit_hold(store, CreditHold("demo", "pm", "You've hit your limit", now, now + 3600, 1, "manual"))
+    credit_records.put_credit_hold(store, CreditHold("demo", "pm", "You've hit your limit", now, now + 3600, 1, "manual"))
     states = {"dev": AgentState("blocked", now - 60, now - 60), "pm": AgentState("idle", now - 60, now - 60)}
 
     def stalled():
@@ -39,7 +40,7 @@ def test_a_stall_report_waits_for_a_manager_out_of_credit_and_then_comes_once(tm
     assert [e.kind for e in stalled()] == ["agent.stalled"]
     assert toy_log(tmp_path / "logs" / "pm.log") == []
 
-    ledger.clear_credit(store, "demo", "pm")
+    credit_records.clear_credit(store, "demo", "pm")
     for _ in range(3):
         check_stalls(ctx.tmux, store, orch_home, desired, panes, states, time.time())
     assert [e.kind for e in stalled()] == ["agent.stalled", "agent.stall_told"]

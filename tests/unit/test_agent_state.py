@@ -61,8 +61,8 @@ def test_age_of_a_state():
 # -- a limit from the agent's own report (StopFailure rate_limit) ---------------------------------
 
 from reconciler import drivers  # noqa: E402
-from reconciler.model_checkins import CreditHold  # noqa: E402
-from reconciler.plan_credit import judge_reported_limit  # noqa: E402
+from reconciler.model.checkins import CreditHold  # noqa: E402
+from reconciler.plan.credit import judge_reported_limit  # noqa: E402
 
 NOON = 1_796_212_800.0  # 2026-12-02 12:00 UTC
 
@@ -115,7 +115,7 @@ def test_the_same_report_after_its_reset_backs_off_never_waits_for_tomorrow():
 
 from dataclasses import replace  # noqa: E402
 
-from reconciler.plan_checkins import next_wake, plan_checkins  # noqa: E402
+from reconciler.plan.checkins import next_wake, plan_checkins  # noqa: E402
 from tests.unit.test_plan import pane  # noqa: E402
 from tests.unit.test_plan_checkins import NOW, PANES, STARTED, desired, hold, kinds, schedule  # noqa: E402
 

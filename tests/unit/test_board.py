@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.render import agent_state, relative, status_text
+from reconciler.cli.render import agent_state, relative, status_text
 from reconciler.timefmt import iso
 
 NOW = 1_800_000_000.0

@@ -128,7 +128,7 @@ def test_a_receipt_is_the_submission_of_that_very_text(event, text, tag, expecte
 
 
 def _agent(command: str, cwd: str, kind: str = "claude"):
-    from reconciler.model import DesiredAgent, DesiredProject
+    from reconciler.model.agents import DesiredAgent, DesiredProject
 
     agent = DesiredAgent("dev", None, command, cwd, (), None, "h", (), kind)
     return DesiredProject("shop", "1a2b3c4d", "shop-1a2b3c4d", "/m.yaml", (agent,), ()), agent

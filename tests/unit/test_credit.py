@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.credit import LimitNotice, backoff_delay, find_notice, held_until, reset_time
+from reconciler.plan.notices import LimitNotice, backoff_delay, find_notice, held_until, reset_time
 from reconciler.drivers.claude import LIMIT_PATTERNS as DEFAULT_PATTERNS
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from reconciler import desired_cache
-from reconciler.desired import desired_project
+from reconciler.manifest import desired_cache
+from reconciler.manifest.desired import desired_project
 from reconciler.manifest.loader import load_manifest
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reconciler import drivers
-from reconciler.credit import find_notice, reset_time
+from reconciler.plan.notices import find_notice, reset_time
 
 
 def at(year, month, day, hour=0, minute=0, tz="UTC") -> float:
@@ -145,7 +145,7 @@ def test_every_pattern_of_every_driver_is_exercised():
 
 
 def _desired(tmp_path, agent_lines: str):
-    from reconciler.desired import desired_project
+    from reconciler.manifest.desired import desired_project
     from reconciler.manifest.loader import load_manifest
 
     manifest = tmp_path / "orch.yaml"
@@ -179,7 +179,7 @@ def test_an_unknown_kind_is_a_manifest_error(tmp_path):
 
 # -- each kind's dialogs: never typed into (an Enter would pick the highlighted option) -------------
 
-from reconciler.observe.screen import input_ready, menu_open, parse_capture  # noqa: E402
+from reconciler.plan.screen import input_ready, menu_open, parse_capture  # noqa: E402
 
 GEMINI_QUOTA = ["╭──────────────────────────────────────────────╮",
                 "│ Usage limit reached for gemini-2.5-pro.      │",

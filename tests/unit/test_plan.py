@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.model import (
+from reconciler.model.agents import (
     CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent, DesiredProject, KillWindow,
     Observed, ObservedPane, ReplaceAgent, RestartAgent,
 )
-from reconciler.plan import plan_destroy, plan_project, restart_delay
-from reconciler.model import AgentFacts
+from reconciler.plan.agents import plan_destroy, plan_project, restart_delay
+from reconciler.model.agents import AgentFacts
 
 NOW = 1_800_000_000.0
 SESSION = "shop-1a2b3c4d"
@@ -345,7 +345,7 @@ def test_a_replacement_that_ends_a_live_conversation_is_flagged_and_waits_for_id
 
 
 def test_plan_text_and_json_mark_a_disruptive_line():
-    from reconciler.render import plan_document, plan_text
+    from reconciler.cli.render import plan_document, plan_text
 
     desired = project(agent("pm"), agent("dev"))
     observed = Observed((pane("pm", spec="old"), pane("dev", spec="old", index=1)))

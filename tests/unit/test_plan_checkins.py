@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model import DesiredProject
-from reconciler.model_checkins import CreditHold, FireCheckin, Firing, RecoverFiring, Schedule
-from reconciler.plan_checkins import effective_hold, next_due_after, next_wake, plan_checkins
-from reconciler.plan_credit import judge_credit, marker_tag, new_output
+from reconciler.model.agents import DesiredProject
+from reconciler.model.checkins import CreditHold, FireCheckin, Firing, RecoverFiring, Schedule
+from reconciler.plan.checkins import effective_hold, next_due_after, next_wake, plan_checkins
+from reconciler.plan.credit import judge_credit, marker_tag, new_output
 from tests.unit.test_plan import pane
 
 NOW = 1_800_000_000.0

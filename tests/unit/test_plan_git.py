@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model_git import (
+from reconciler.model.worktrees import (
     CheckedOut, CreateWorktree, DesiredWorktree, Escalate, GitSettings, Integrate, KeepWorktree, RemoveWorktree,
     RepoFacts, SkipSync, SyncRecord, SyncWorktree, WorktreeFacts,
 )
-from reconciler.plan_git import plan_escalations, plan_worktrees, worktree_state
+from reconciler.plan.worktrees import plan_escalations, plan_worktrees, worktree_state
 
 UP = "c0ffee" * 6 + "beef"
 WT = "/home/u/.local/state/orch/projects/shop-1a2b3c4d/worktrees"

@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.execute import delivery
 from reconciler.execute.delivery import Receipts, confirmation
-from reconciler.observe.screen import parse_capture
+from reconciler.plan.screen import parse_capture
 
 RULE = "─" * 40
 PASTED = parse_capture("\n".join([RULE, "❯\xa0run the tests", RULE]) + "\n", 5, 1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.observe.screen import input_ready, input_region, menu_open, parse_capture, pending_input, plain, submitted
+from reconciler.plan.screen import input_ready, input_region, menu_open, parse_capture, pending_input, plain, submitted
 
 RULE = "─" * 80
 

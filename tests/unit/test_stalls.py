@@ -110,7 +110,7 @@ def test_a_transcript_written_after_the_last_event_is_progress(tmp_path):
     import os
 
     from reconciler.agent_events import events_file
-    from reconciler.model import DesiredAgent, DesiredProject
+    from reconciler.model.agents import DesiredAgent, DesiredProject
     from reconciler.stalls import with_transcript_progress
 
     agent = DesiredAgent("dev", None, "claude", str(tmp_path), (), None, "h", (), kind="claude")

@@ -13,7 +13,7 @@ from reconciler.teams.templates import Role, resolve, search_path
 
 
 def role(name: str, count: int = 1, **fields) -> Role:
-    return Role(name=name, description="", brief=fields.pop("brief", f"I am <<self>>"), count=count,
+    return Role(name=name, description="", brief=fields.pop("brief", "I am <<self>>"), count=count,
                 worktree=fields.pop("worktree", True), checkins=fields.pop("checkins", ()), source="t", where="t.yaml:1")
 
 

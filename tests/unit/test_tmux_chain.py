@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.tmux import MAX_CHAIN_BYTES, batches, chain, chain_bytes
+from reconciler.runtime.tmux import MAX_CHAIN_BYTES, batches, chain, chain_bytes
 
 
 def test_chain_bytes_counts_every_argument_with_its_nul_and_the_separators():

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from datetime import tzinfo
 
-from reconciler.credit import LimitNotice, find_notice, held_until
+from reconciler.plan.notices import find_notice, held_until
+from reconciler.model.checkins import CreditHold
+from reconciler.plan.notices import LimitNotice
 from reconciler.drivers import Driver
-from reconciler.model_checkins import CreditHold
 
 MARKER = re.compile(r"\[orch:([0-9a-f]{6})\]")
 BOTTOM_LINES = 12
@@ -51,7 +52,7 @@ def judge_credit(project: str, agent: str, region: list[str], stored: CreditHold
     typed_after_reset = stored is not None and marker_typed_at is not None and marker_typed_at >= stored.until
     if stored is not None and stored.notice == notice.text and not typed_after_reset:
         return None  # the same notice: already held, or already released
-    attempt = stored.attempt + 1 if typed_after_reset else 0
+    attempt = stored.attempt + 1 if stored is not None and typed_after_reset else 0
     # The same text after the reset names the old reset time: read it against when it was first
     # seen, so a time that has passed means "back off", never "tomorrow".
     first_seen = stored.first_seen if stored is not None and stored.notice == notice.text else now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import Action
+from reconciler.model.agents import Action
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from reconciler.drivers import resolve as resolve_driver
 from reconciler.home import project_folder
 from reconciler.manifest.loader import LoadedManifest
 from reconciler.manifest.durations import parse_duration
-from reconciler.model import DesiredAgent, DesiredProject
+from reconciler.model.agents import DesiredAgent, DesiredProject
 
 
 def default_session(name: str, project_id: str) -> str:
@@ -32,7 +32,7 @@ def desired_project(loaded: LoadedManifest, project_id: str, home: Path, socket:
     folder = worktrees_dir(home, name, project_id)
     agents, checkins, worktrees = [], [], []
     if repo is not None:
-        from reconciler.model_git import DesiredWorktree
+        from reconciler.model.worktrees import DesiredWorktree
     for agent in spec.agents:
         if repo is not None and agent.worktree is not False:
             worktrees.append(DesiredWorktree(agent.name, str(folder / agent.name), agent.branch or f"orch/{agent.name}"))
@@ -87,7 +87,7 @@ def _git_settings(spec, repo: Path | None, upstream: str | None, worktrees: tupl
     """How the project's worktrees follow upstream (GitSettings), or None without spec.repo or an upstream."""
     if repo is None or upstream is None:
         return None
-    from reconciler.model_git import GitSettings
+    from reconciler.model.worktrees import GitSettings
 
     return GitSettings(repo=str(repo), upstream=upstream, worktrees=worktrees, projects_dir=str(folder),
                        mode=spec.sync.mode or "rebase", escalate_to=spec.sync.escalate_to,
@@ -96,7 +96,7 @@ def _git_settings(spec, repo: Path | None, upstream: str | None, worktrees: tupl
 
 def desired_checkin(agent: str, index: int, every: str, note: str):
     """A recurring check-in (DesiredCheckin) whose key changes when its interval or note does."""
-    from reconciler.model_checkins import DesiredCheckin
+    from reconciler.model.checkins import DesiredCheckin
 
     seconds = parse_duration(every)
     digest = hashlib.sha256(f"{seconds}\0{note}".encode()).hexdigest()[:10]

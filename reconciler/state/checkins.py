@@ -1,4 +1,4 @@
-"""Check-in schedules, the firing ledger, credit holds and watcher heartbeats in the store.
+"""Check-in schedules and the firing ledger in the store.
 
 The ledger makes each firing idempotent: a row per (schedule, due time), written before and
 after the typing, so a process that dies in between leaves a `typing` row that the next
@@ -7,13 +7,11 @@ reconcile resolves by looking at the pane instead of typing the note again.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Iterable
 
-from reconciler.model_checkins import CreditHold, DesiredCheckin, Firing, Schedule
-from reconciler.model_git import SyncRecord
+from reconciler.model.checkins import DesiredCheckin, Firing, Schedule
 from reconciler.state.store import Store
 
 
@@ -25,9 +23,6 @@ def _schedule(row) -> Schedule:
 def _firing(row) -> Firing:
     return Firing(row["id"], row["schedule_id"], row["project"], row["agent"], row["due"], row["state"],
                   row["marker"], bool(row["missed"]), row["reason"], row["typed_at"], row["pane_id"])
-
-
-# -- schedules ------------------------------------------------------------------------------------
 
 
 def schedules(store: Store, project: str | None = None) -> list[Schedule]:
@@ -84,7 +79,7 @@ def add_one_off(store: Store, project: str, agent: str, due: float, note: str) -
         cursor = store.conn.execute(
             "INSERT INTO schedules (project, agent, source, key, every_s, note, next_due, created_at)"
             " VALUES (?, ?, 'agent', NULL, NULL, ?, ?, ?)", (project, agent, note, due, time.time()))
-    return int(cursor.lastrowid)
+    return int(cursor.lastrowid or 0)
 
 
 def cancel_schedule(store: Store, schedule_id: int) -> Schedule | None:
@@ -102,9 +97,6 @@ def forget_schedules(store: Store, project: str) -> None:
         store.conn.execute("DELETE FROM firings WHERE project = ? AND state IN ('planned', 'typing')", (project,))
         store.conn.execute("DELETE FROM credit WHERE project = ?", (project,))
         store.conn.execute("DELETE FROM watchers WHERE project = ?", (project,))
-
-
-# -- the ledger -----------------------------------------------------------------------------------
 
 
 def open_firings(store: Store, project: str) -> list[Firing]:
@@ -176,47 +168,6 @@ def skip_firing(store: Store, schedule: Schedule, due: float, next_due: float | 
         store.conn.execute("UPDATE schedules SET next_due = ? WHERE id = ?", (next_due, schedule.id))
 
 
-# -- credit ---------------------------------------------------------------------------------------
-
-
-def credit_holds(store: Store, project: str) -> dict[str, CreditHold]:
-    rows = store.conn.execute("SELECT * FROM credit WHERE project = ?", (project,))
-    return {row["agent"]: CreditHold(row["project"], row["agent"], row["notice"], row["first_seen"], row["until"],
-                                     row["attempt"], row["source"], bool(row["resumed"])) for row in rows}
-
-
-def put_credit_hold(store: Store, hold: CreditHold) -> None:
-    with store.transaction():
-        store.conn.execute(
-            "INSERT OR REPLACE INTO credit (project, agent, notice, first_seen, until, attempt, source, resumed)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (hold.project, hold.agent, hold.notice, hold.first_seen, hold.until, hold.attempt, hold.source,
-             int(hold.resumed)))
-
-
-# -- watchers -------------------------------------------------------------------------------------
-
-
-def heartbeat(store: Store, projects: Iterable[str], pid: int, started_at: float) -> None:
-    now = time.time()
-    with store.transaction():
-        for project in projects:
-            store.conn.execute("INSERT OR REPLACE INTO watchers (project, pid, started_at, heartbeat)"
-                               " VALUES (?, ?, ?, ?)", (project, pid, started_at, now))
-
-
-def watcher_rows(store: Store) -> dict[str, tuple[int, float]]:
-    """project -> (pid, heartbeat) as last written; the caller checks that the pid still lives."""
-    return {row["project"]: (row["pid"], row["heartbeat"])
-            for row in store.conn.execute("SELECT * FROM watchers")}
-
-
-def drop_watcher(store: Store, projects: Iterable[str], pid: int) -> None:
-    with store.transaction():
-        for project in projects:
-            store.conn.execute("DELETE FROM watchers WHERE project = ? AND pid = ?", (project, pid))
-
-
 def release_firing(store: Store, firing: Firing, reason: str) -> None:
     """Nothing was typed (held back, or interrupted before the paste): back to `planned`."""
     with store.transaction():
@@ -228,51 +179,3 @@ def last_checkins(store: Store, project: str) -> dict[str, float]:
     return {row[0]: row[1] for row in store.conn.execute(
         "SELECT agent, MAX(typed_at) FROM firings WHERE project = ? AND state = 'submitted' GROUP BY agent",
         (project,)).fetchall()}
-
-
-def marker_typed_at(store: Store, project: str, marker: str) -> float | None:
-    row = store.conn.execute("SELECT typed_at FROM firings WHERE project = ? AND marker = ? ORDER BY id DESC LIMIT 1",
-                             (project, marker)).fetchone()
-    return row[0] if row else None
-
-
-def mark_resumed(store: Store, hold: CreditHold) -> None:
-    with store.transaction():
-        store.conn.execute("UPDATE credit SET resumed = 1 WHERE project = ? AND agent = ?", (hold.project, hold.agent))
-
-
-def clear_credit(store: Store, project: str, agent: str) -> CreditHold | None:
-    """End a hold now and remember its notice as seen, so the same text does not hold again."""
-    holds = credit_holds(store, project)
-    hold = holds.get(agent)
-    if hold is None:
-        return None
-    with store.transaction():
-        store.conn.execute("UPDATE credit SET until = ?, source = 'cleared', resumed = 1"
-                           " WHERE project = ? AND agent = ?", (time.time(), project, agent))
-    return hold
-
-
-# -- worktree sync records ------------------------------------------------------------------------
-
-
-def sync_records(store: Store, project: str) -> dict[str, SyncRecord]:
-    rows = store.conn.execute("SELECT * FROM worktrees WHERE project = ?", (project,))
-    return {row["agent"]: SyncRecord(row["agent"], row["state"], row["last_sync"], row["conflict_upstream"],
-                                     tuple(json.loads(row["conflict_files"] or "[]")), row["escalated_upstream"],
-                                     row["skipped_upstream"], row["gate_failed_head"]) for row in rows}
-
-
-def update_sync_record(store: Store, project: str, agent: str, **fields) -> None:
-    if "conflict_files" in fields:
-        fields["conflict_files"] = json.dumps(list(fields["conflict_files"] or ()))
-    store.upsert("worktrees", {"project": project, "agent": agent}, fields,
-                 allowed=set(SyncRecord.__dataclass_fields__))
-
-
-def forget_sync_record(store: Store, project: str, agent: str | None = None) -> None:
-    with store.transaction():
-        if agent is None:
-            store.conn.execute("DELETE FROM worktrees WHERE project = ?", (project,))
-        else:
-            store.conn.execute("DELETE FROM worktrees WHERE project = ? AND agent = ?", (project, agent))

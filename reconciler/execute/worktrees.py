@@ -16,18 +16,20 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from reconciler.execute.delivery import deliver
-from reconciler.execute.tmux import Outcome, delivery_lock
+from reconciler.execute.agents import DONE, FAILED, HELD, SKIPPED, Outcome
+from reconciler.locks import delivery_lock
 from reconciler.home import private_dir
-from reconciler.model import Action, ObservedPane
-from reconciler.model_git import (
+from reconciler.model.agents import Action, ObservedPane
+from reconciler.model.worktrees import (
     CreateWorktree, Escalate, GitSettings, Integrate, KeepWorktree, RemoveWorktree, SkipSync, SyncWorktree,
 )
-from reconciler.observe.git import git, operation_in_progress, worktree_git_dir
-from reconciler.state import ledger
+from reconciler.git.observe import git, operation_in_progress, worktree_git_dir
+from reconciler.state import worktrees as worktree_records
 from reconciler.state.store import Store
-from reconciler.tmux import Tmux
+from reconciler.runtime.tmux import Tmux
 
 GATE_TIMEOUT_S = 600
 SYNC_WORKERS = 4  # like the observation: git processes of different worktrees overlap
@@ -62,13 +64,13 @@ class GitExecutor:
         try:
             outcome = self._one(action)
         except Exception as err:  # one failure never stops the others
-            outcome = Outcome(action, False, f"{type(err).__name__}: {err}")
+            outcome = Outcome(action, FAILED, f"{type(err).__name__}: {err}")
         if not outcome.ok:
             self._event("sync.failed", f"{action.target}: {outcome.message}", agent=_agent_of(action))
         return outcome
 
     def _one(self, action: Action) -> Outcome:
-        handler = {CreateWorktree: self._create, SyncWorktree: self._sync, SkipSync: self._skip,
+        handler: dict[type, Callable[[Any], Outcome]] = {CreateWorktree: self._create, SyncWorktree: self._sync, SkipSync: self._skip,
                    Escalate: self._escalate, Integrate: self._integrate, RemoveWorktree: self._remove,
                    KeepWorktree: self._keep}
         return handler[type(action)](action)
@@ -94,11 +96,11 @@ class GitExecutor:
         else:
             result = git("worktree", "add", str(path), worktree.branch, cwd=repo, check=False)
         if result.returncode != 0:
-            return Outcome(action, False, result.stderr.strip() or "git worktree add failed")
-        ledger.update_sync_record(self.store, self.project, worktree.agent, state="synced", last_sync=time.time())
+            return Outcome(action, FAILED, result.stderr.strip() or "git worktree add failed")
+        worktree_records.update_sync_record(self.store, self.project, worktree.agent, state="synced", last_sync=time.time())
         self._event("worktree.created", f"worktree for {worktree.agent} at {path} on {worktree.branch}",
                     agent=worktree.agent)
-        return Outcome(action, True, "created")
+        return Outcome(action, DONE, "created")
 
     # -- sync ---------------------------------------------------------------------------------------
 
@@ -109,55 +111,56 @@ class GitExecutor:
                     cwd=repo, check=False)
         rows = [line.split() for line in found.stdout.splitlines()]
         if found.returncode != 0 or len(rows) != 2 or any(len(row) != 3 for row in rows):
-            return Outcome(action, False, f"branch {branch} or upstream commit {onto[:12]} is not there any more")
+            return Outcome(action, FAILED, f"branch {branch} or upstream commit {onto[:12]} is not there any more")
         tip, (_, onto_tree, committed) = rows[0][0], rows[1]
         built = merged(repo, tip, onto, action.upstream, branch) if action.mode == "merge" else \
             rebased(repo, tip, onto, onto_tree)
         if built.conflicts is not None:
             files = list(built.conflicts)
-            ledger.update_sync_record(self.store, self.project, agent, state="conflict", last_sync=time.time(),
+            worktree_records.update_sync_record(self.store, self.project, agent, state="conflict", last_sync=time.time(),
                                       conflict_upstream=onto, conflict_files=tuple(files))
             self._event("sync.conflict", f"{agent}: {action.mode} onto {action.upstream} conflicts in "
                         f"{', '.join(files) or 'files git did not name'}; not applied, nothing changed", agent=agent,
                         files=files, upstream=onto)
-            return Outcome(action, True, f"conflict in {', '.join(files) or 'files git did not name'}: "
+            return Outcome(action, HELD, f"conflict in {', '.join(files) or 'files git did not name'}: "
                            "not applied, worktree unchanged")
         if built.error:
-            return Outcome(action, False, f"{action.mode} not computed: {built.error}")
+            return Outcome(action, FAILED, f"{action.mode} not computed: {built.error}")
+        assert built.commit is not None  # built without error
         refused = move_forward(path, branch, tip, built.commit, action.reason)
         if refused:  # the agent changed something meanwhile (or its own git command runs): left exactly as it is
-            ledger.update_sync_record(self.store, self.project, agent, state="dirty", skipped_upstream=onto)
+            worktree_records.update_sync_record(self.store, self.project, agent, state="dirty", skipped_upstream=onto)
             self._event("sync.skipped", f"{agent}: left as it was: {refused}", agent=agent, upstream=onto)
-            return Outcome(action, True, f"left as it was: {refused}")
-        ledger.update_sync_record(self.store, self.project, agent, state="synced", last_sync=time.time(),
+            return Outcome(action, SKIPPED, f"left as it was: {refused}")
+        worktree_records.update_sync_record(self.store, self.project, agent, state="synced", last_sync=time.time(),
                                   conflict_upstream=None, conflict_files=(), skipped_upstream=None)
         verb = "merged" if action.mode == "merge" else "rebased"
         # since the upstream commit was made (git keeps whole seconds): what `orch metrics` calls sync latency
         self._event(f"sync.{verb}", f"{agent}: {action.reason}", agent=agent, upstream=onto,
                     latency_s=round(max(0.0, time.time() - int(committed)), 3))
-        return Outcome(action, True, f"{verb} onto {action.upstream}")
+        return Outcome(action, DONE, f"{verb} onto {action.upstream}")
 
     def _skip(self, action: SkipSync) -> Outcome:
-        ledger.update_sync_record(self.store, self.project, action.agent, state=action.state,
+        worktree_records.update_sync_record(self.store, self.project, action.agent, state=action.state,
                                   skipped_upstream=action.upstream_commit)
         self._event("sync.skipped", f"{action.agent}: {action.reason}", agent=action.agent)
-        return Outcome(action, True, action.reason)
+        return Outcome(action, SKIPPED, action.reason)
 
     # -- escalation -----------------------------------------------------------------------------
 
     def _escalate(self, action: Escalate) -> Outcome:
         pane = self.panes.get(action.to)
         if pane is None or pane.dead:
-            return Outcome(action, False, f"{action.to} is not running: the escalation waits for it")
+            return Outcome(action, FAILED, f"{action.to} is not running: the escalation waits for it")
         result = deliver(self.tmux, pane.pane_id, action.message(),
                          lock_file=delivery_lock(self.home, self.project, action.to), ready_timeout=10.0,
                          guard=self.guard_for(action.to))
         if not result.ok:  # held back (out of credit) is as it should be; a failed delivery is not
-            return Outcome(action, result.held, f"escalation not delivered yet: {result.reason}")
-        ledger.update_sync_record(self.store, self.project, action.agent, escalated_upstream=action.upstream_commit)
+            return Outcome(action, HELD if result.held else FAILED, f"escalation not delivered yet: {result.reason}")
+        worktree_records.update_sync_record(self.store, self.project, action.agent, escalated_upstream=action.upstream_commit)
         self._event("sync.escalated", f"told {action.to} about {action.agent}'s conflict", agent=action.agent,
                     to=action.to, files=list(action.files))
-        return Outcome(action, True, f"told {action.to}")
+        return Outcome(action, DONE, f"told {action.to}")
 
     # -- integration ------------------------------------------------------------------------------
 
@@ -170,18 +173,18 @@ class GitExecutor:
             self._event("gate.passed" if passed else "gate.failed", f"gate `{action.gate}` in {worktree.agent}: "
                         f"{'passed' if passed else 'failed'}", agent=worktree.agent, output=output, head=head)
             if not passed:
-                ledger.update_sync_record(self.store, self.project, worktree.agent, gate_failed_head=head)
-                return Outcome(action, True, "gate failed: upstream not advanced")
+                worktree_records.update_sync_record(self.store, self.project, worktree.agent, gate_failed_head=head)
+                return Outcome(action, HELD, "gate failed: upstream not advanced")
         repo = self.settings.repo
         ancestor = git("merge-base", "--is-ancestor", action.upstream_commit, head, cwd=repo, check=False)
         if ancestor.returncode != 0:
-            return Outcome(action, True, "not a fast-forward any more: left for the next sync")
+            return Outcome(action, SKIPPED, "not a fast-forward any more: left for the next sync")
         checkout = _checkout_of(repo, action.upstream)
         if checkout is not None:
             if _tracked_changes(checkout) or operation_in_progress(worktree_git_dir(Path(checkout))):
                 self._event("sync.integration_blocked", f"{action.upstream} is checked out at {checkout} with "
                             "uncommitted changes: not advanced", agent=worktree.agent)
-                return Outcome(action, True, f"{action.upstream} checked out in a dirty tree at {checkout}: not advanced")
+                return Outcome(action, HELD, f"{action.upstream} checked out in a dirty tree at {checkout}: not advanced")
             result = git("-c", "merge.autoStash=false", "merge", "--ff-only", "--no-autostash", head, cwd=checkout,
                          check=False)
         else:
@@ -189,11 +192,11 @@ class GitExecutor:
                          check=False)
         if result.returncode != 0:
             why = _named(result.stderr) or result.stderr.strip() or "could not advance upstream"
-            return Outcome(action, False, f"{action.upstream} not advanced: {why}")
+            return Outcome(action, FAILED, f"{action.upstream} not advanced: {why}")
         self.advanced_upstream = True
         self._event("sync.integrated", f"{action.upstream} advanced to {worktree.branch} ({head[:12]})",
                     agent=worktree.agent, head=head)
-        return Outcome(action, True, f"{action.upstream} advanced to {head[:12]}")
+        return Outcome(action, DONE, f"{action.upstream} advanced to {head[:12]}")
 
     # -- removal ----------------------------------------------------------------------------------
 
@@ -208,14 +211,14 @@ class GitExecutor:
             return self._keep(KeepWorktree(self.project, action.agent, action.path, result.stderr.strip()))
         if action.branch:
             git("branch", "-d", action.branch, cwd=repo, check=False)  # -d refuses an unmerged branch
-        ledger.forget_sync_record(self.store, self.project, action.agent)
+        worktree_records.forget_sync_record(self.store, self.project, action.agent)
         self._event("worktree.removed", f"removed {action.path}; nothing in it beyond upstream", agent=action.agent)
-        return Outcome(action, True, "removed")
+        return Outcome(action, DONE, "removed")
 
     def _keep(self, action: KeepWorktree) -> Outcome:
-        ledger.update_sync_record(self.store, self.project, action.agent, state="kept")
+        worktree_records.update_sync_record(self.store, self.project, action.agent, state="kept")
         self._event("worktree.kept", f"kept {action.path}: {action.why}", agent=action.agent, path=action.path)
-        return Outcome(action, True, f"kept {action.path}: {action.why}")
+        return Outcome(action, SKIPPED, f"kept {action.path}: {action.why}")
 
 
 @dataclass(frozen=True)
@@ -341,7 +344,7 @@ def run_gate(command: str, cwd: str) -> tuple[bool, str]:
 
 
 def _checkout_of(repo: str, branch: str) -> str | None:
-    from reconciler.observe.git import observe_repo
+    from reconciler.git.observe import observe_repo
 
     checkout = observe_repo(repo).checkout_of(branch)
     return checkout.path if checkout else None

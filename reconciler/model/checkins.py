@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import Action, ObservedPane
+from reconciler.model.agents import Action, ObservedPane
 
 
 @dataclass(frozen=True)

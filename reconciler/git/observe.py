@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from reconciler.errors import UserError
-from reconciler.model_git import CheckedOut, DesiredWorktree, RepoFacts, WorktreeFacts
+from reconciler.model.worktrees import CheckedOut, DesiredWorktree, RepoFacts, WorktreeFacts
 
 OPERATIONS = (("rebase-merge", "rebase"), ("rebase-apply", "rebase"), ("MERGE_HEAD", "merge"),
               ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"), ("BISECT_LOG", "bisect"),
@@ -44,7 +44,8 @@ def current_branch(repo: str | Path) -> str | None:
 
 
 def parse_worktree_list(porcelain: str) -> tuple[CheckedOut, ...]:
-    checkouts, entry = [], {}
+    checkouts: list[CheckedOut] = []
+    entry: dict[str, str] = {}
     for line in porcelain.splitlines() + [""]:
         if not line:
             if entry:
@@ -96,6 +97,7 @@ def observe_worktree(worktree: DesiredWorktree, repo: RepoFacts, upstream: str) 
     folder_exists = (path / ".git").exists()
     if not (registered and folder_exists):
         return WorktreeFacts(worktree.agent, str(path), folder_exists, registered)
+    assert checkout is not None  # registered
     git_dir = worktree_git_dir(path)
     operation = operation_in_progress(git_dir)
     status = git("--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=normal",

@@ -4,6 +4,9 @@ Built from today's tmux code, unchanged: one `list-panes -a -F` observation, win
 in as few chained tmux processes as tmux's command size allows, process trees ended from
 /proc before a pane goes, pastes through a private buffer. A death is seen from /proc (a gone
 or zombie process, or another one under its pid), which tmux 3.3a's hooks do not always report.
+
+It sits in execute/ for now because it reuses the executors' launch arguments, marks and paste;
+once those move behind the seam (the follow-up that makes it the only door), it moves to runtime/.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from pathlib import Path
 from typing import Sequence
 
 from reconciler.execute.delivery import _paste, snapshot
-from reconciler.execute.processes import terminate_tree
-from reconciler.execute.tmux import WINDOW_HEIGHT, WINDOW_WIDTH, launch_args, mark_agent_pane, mark_session
-from reconciler.model import DesiredAgent, DesiredProject, ObservedPane
-from reconciler.observe.liveness import process_start
-from reconciler.observe.screen import Screen, parse_capture
-from reconciler.observe.tmux import observe
+from reconciler.runtime.processes import terminate_tree
+from reconciler.execute.agents import WINDOW_HEIGHT, WINDOW_WIDTH, launch_args, mark_agent_pane, mark_session
+from reconciler.model.agents import DesiredAgent, DesiredProject, ObservedPane
+from reconciler.runtime.liveness import process_start
+from reconciler.plan.screen import Screen, parse_capture
+from reconciler.runtime.observe import observe
 from reconciler.runtime.seam import Observation, Session, Slot, StartSpec
-from reconciler.tmux import Command, Tmux, TmuxError, batches
+from reconciler.runtime.tmux import Command, Tmux, TmuxError, batches
 
 POLL_S = 0.05
 SCREEN_STATE = "#{pane_id}\t#{pane_dead}\t#{pane_in_mode}\t#{cursor_x}\t#{cursor_y}\t#{pane_pid}"

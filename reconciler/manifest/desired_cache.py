@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from reconciler.model import DesiredAgent, DesiredProject
+from reconciler.model.agents import DesiredAgent, DesiredProject
 
 VERSION = "orch-0.1.0/desired-5"
 
@@ -37,14 +37,14 @@ def load(text: str, orch_env: tuple[tuple[str, str], ...]) -> DesiredProject:
                      spec=tuple((key, value) for key, value in a["spec"]), kind=a["kind"],
                      restart=a["restart"])
         for a in data["agents"])
-    checkins = ()
+    checkins: tuple[DesiredCheckin, ...] = ()
     if data["checkins"]:
-        from reconciler.model_checkins import DesiredCheckin
+        from reconciler.model.checkins import DesiredCheckin
 
         checkins = tuple(DesiredCheckin(**c) for c in data["checkins"])
     git = None
     if data["git"] is not None:
-        from reconciler.model_git import DesiredWorktree, GitSettings
+        from reconciler.model.worktrees import DesiredWorktree, GitSettings
 
         settings = dict(data["git"])
         settings["worktrees"] = tuple(DesiredWorktree(**w) for w in settings["worktrees"])

@@ -118,7 +118,9 @@ def pending_input(screen: Screen) -> str | None:
     if box is None:
         return None
     first, *rest = _box_rows(screen, box)
-    texts = [_PROMPT.match(first).group("rest"), *rest]
+    prompt = _PROMPT.match(first)
+    assert prompt is not None  # input_box found the prompt on this row
+    texts = [prompt.group("rest"), *rest]
     return "\n".join(t for t in (_BOX_EDGE.sub("", text).strip() for text in texts) if t)
 
 

@@ -16,22 +16,34 @@ from reconciler import agent_events, drivers
 from reconciler.execute import agent_hooks
 from reconciler.execute.delivery import deliver
 from reconciler.execute.lanes import Lanes
-from reconciler.execute.processes import terminate_tree
-from reconciler.model import (
+from reconciler.locks import delivery_lock
+from reconciler.runtime.processes import terminate_tree
+from reconciler.model.agents import (
     Action, AdoptSession, AdoptWindow, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredAgent,
     DesiredProject, KillWindow, Observed, ObservedPane, PendingReplace, Plan, RenameSession, ReplaceAgent, RestartAgent,
 )
 from reconciler.state.store import Store
-from reconciler.tmux import Command, Tmux, TmuxError, batches, escape_format
+from reconciler.runtime.tmux import Command, Tmux, TmuxError, batches, escape_format
 
 WINDOW_WIDTH, WINDOW_HEIGHT = "220", "50"
 
 
+DONE, HELD, SKIPPED, FAILED = "done", "held", "skipped", "failed"
+
+
 @dataclass(frozen=True)
 class Outcome:
+    """What carrying out one action came to: done; held (it waits for something: a lane, a backoff,
+    a person to resolve a conflict); skipped (nothing to do, or left alone on purpose); or failed."""
+
     action: Action
-    ok: bool
+    status: str  # DONE | HELD | SKIPPED | FAILED
     message: str
+
+    @property
+    def ok(self) -> bool:
+        """Not failed: the `ok` of the outcome documents (a contract), and the CLI's exit status."""
+        return self.status != FAILED
 
 
 def launch_args(home: Path, project: DesiredProject, agent: DesiredAgent, resume: bool = False) -> list[str]:
@@ -116,14 +128,14 @@ class TmuxExecutor:
             try:
                 outcomes.append(self._one(action, desired))
             except TmuxError as err:
-                outcomes.append(Outcome(action, False, str(err)))
+                outcomes.append(Outcome(action, FAILED, str(err)))
             if not outcomes[-1].ok:
                 self._event(action, "failed", f"{action.target}: {outcomes[-1].message}")
         return outcomes
 
     # -- creation, batched ------------------------------------------------------------------
 
-    def _create(self, creations: list[Action], desired: DesiredProject) -> list[Outcome]:
+    def _create(self, creations: list[CreateSession | CreateWindow], desired: DesiredProject) -> list[Outcome]:
         """Each window's creation and marks as one group; the groups chained into as few tmux
         processes as tmux's command size allows (the session's own, first, with the first window)."""
         session = desired.session
@@ -149,7 +161,7 @@ class TmuxExecutor:
             try:
                 self.tmux.run(*(command for index in batch for command in groups[index][1]))
             except TmuxError as err:
-                outcomes += [Outcome(action, False, str(err)) for action in owners]
+                outcomes += [Outcome(action, FAILED, str(err)) for action in owners]
                 continue
             outcomes += [self._created(action, desired, now) for action in owners]
         return outcomes
@@ -162,7 +174,7 @@ class TmuxExecutor:
                         command=action.agent.command, cwd=action.agent.cwd)
         else:
             self._event(action, "session.created", f"created session {desired.session}")
-        return Outcome(action, True, "created")
+        return Outcome(action, DONE, "created")
 
     # -- everything else, one by one ----------------------------------------------------------
 
@@ -186,14 +198,14 @@ class TmuxExecutor:
             self._event(action, "agent.restarted", f"restarted {action.agent.name} ({action.reason})"
                         + ("; conversation resumed" if resumed else ""),
                         exit_status=action.pane.dead_status, resumed=resumed)
-            return Outcome(action, True, "restarted")
+            return Outcome(action, DONE, "restarted")
         if isinstance(action, ReplaceAgent):
             assert desired is not None
             self._respawn(action.pane, desired, action.agent)
             self.store.update_agent(action.project, action.agent.name, started_at=time.time(), crash_streak=0,
                                     spec=spec_json(action.agent))
             self._event(action, "agent.replaced", f"replaced {action.agent.name}: {action.reason}")
-            return Outcome(action, True, "replaced")
+            return Outcome(action, DONE, "replaced")
         if isinstance(action, KillWindow):
             self._terminate(action.pane)
             # The agent's pane only: a pane a user split off in that window stays (the window goes
@@ -202,22 +214,22 @@ class TmuxExecutor:
             if desired is None or desired.agent(action.agent) is None:
                 self.store.forget_agent(action.project, action.agent)
             self._event(action, "agent.removed", f"killed window {action.agent} ({action.why})")
-            return Outcome(action, True, "killed")
+            return Outcome(action, DONE, "killed")
         if isinstance(action, DeliverBrief):
             if self.lanes is None:
                 return self._brief(action, desired)
             if self.lanes.start(action.project, action.agent.name, lambda: [self._brief(action, desired)]):
-                return Outcome(action, True, "pending: brief handed to the agent's delivery lane")
-            return Outcome(action, True, "pending: a delivery to this agent is under way")
+                return Outcome(action, HELD, "pending: brief handed to the agent's delivery lane")
+            return Outcome(action, HELD, "pending: a delivery to this agent is under way")
         if isinstance(action, DeferRestart):
-            return Outcome(action, True, f"waiting {max(0.0, action.until - time.time()):.1f}s")
+            return Outcome(action, HELD, f"waiting {max(0.0, action.until - time.time()):.1f}s")
         if isinstance(action, PendingReplace):
-            return Outcome(action, True, f"pending: {action.reason}")
+            return Outcome(action, HELD, f"pending: {action.reason}")
         if isinstance(action, AdoptSession):
             assert desired is not None
             self.tmux.run(*mark_session(desired, self.home, action.session_id))
             self._event(action, "session.adopted", f"adopted session {action.session}")
-            return Outcome(action, True, "adopted")
+            return Outcome(action, DONE, "adopted")
         if isinstance(action, AdoptWindow):
             assert desired is not None
             return self._adopt(action, desired)
@@ -232,14 +244,14 @@ class TmuxExecutor:
                                 briefed_pane=pane.pane_id, briefed_pid=pane.pane_pid, spec=spec_json(agent))
         self._event(action, "agent.adopted", f"adopted window {pane.window_name!r} as {agent.name} "
                     f"(pid {pane.pane_pid} kept)")
-        return Outcome(action, True, "adopted")
+        return Outcome(action, DONE, "adopted")
 
     def _rename(self, action: RenameSession) -> Outcome:
         result = self.tmux.run(["rename-session", "-t", action.session_id, action.new], check=False)
         if result.returncode != 0:
-            return Outcome(action, False, result.stderr.strip())
+            return Outcome(action, FAILED, result.stderr.strip())
         self._event(action, "session.renamed", f"renamed session {action.old} back to {action.new}")
-        return Outcome(action, True, "renamed")
+        return Outcome(action, DONE, "renamed")
 
     def _respawn(self, pane: ObservedPane, desired: DesiredProject, agent: DesiredAgent,
                  resume: bool = False) -> int | None:
@@ -274,14 +286,14 @@ class TmuxExecutor:
                          ready_timeout=BRIEF_WAIT_S, guard=briefed_meanwhile, pid=action.pane.pane_pid,
                          receipts=receipts, dialogs=drivers.get(action.agent.kind).dialogs)
         if result.held:
-            return Outcome(action, True, result.reason)
+            return Outcome(action, HELD, result.reason)
         if result.ok:
             self.store.update_agent(action.project, action.agent.name,
                                     briefed_pane=action.pane.pane_id, briefed_pid=action.pane.pane_pid)
             self._event(action, "brief.delivered", f"delivered the brief to {action.agent.name}",
                         confirmed_by=result.confirmed_by)
-            return Outcome(action, True, "brief delivered")
-        return Outcome(action, False, f"brief not delivered: {result.reason}")
+            return Outcome(action, DONE, "brief delivered")
+        return Outcome(action, FAILED, f"brief not delivered: {result.reason}")
 
     def _event(self, action: Action, kind: str, message: str, **data) -> None:
         agent = getattr(action, "agent", None)
@@ -293,17 +305,10 @@ def wake_hook(pane_target: str) -> Command:
     """tmux itself wakes the watcher when an agent dies (a tmux command, no shell involved): the
     fast path only. Set on the pane, where tmux 3.3a honours it (a session's hook misses the panes
     of windows added later, tmux issue 2882); the watcher also checks every agent's process."""
-    from reconciler.wake import TMUX_CHANNEL
+    from reconciler.runtime.wake import TMUX_CHANNEL
 
     return ["set-hook", "-p", "-t", pane_target, "pane-died", f"wait-for -S {TMUX_CHANNEL}"]
 
 
 def spec_json(agent: DesiredAgent) -> str:
     return json.dumps(dict(agent.spec), sort_keys=True)
-
-
-def delivery_lock(home: Path, project: str, agent: str) -> Path:
-    from reconciler.home import private_dir
-    from reconciler.names import check_name
-
-    return private_dir(home / "locks") / f"deliver-{check_name(project)}--{check_name(agent, 'agent')}.lock"

@@ -1,14 +1,14 @@
 """Observe every pane of a tmux server with one `list-panes -a -F` call (a fact: format + parser).
 
 An agent's pane also counts as dead when its process is gone or a zombie, whatever tmux says
-(see reconciler.observe.liveness).
+(see reconciler.runtime.liveness).
 """
 
 from __future__ import annotations
 
-from reconciler.model import Observed, ObservedPane
-from reconciler.observe.liveness import process_dead
-from reconciler.tmux import Tmux
+from reconciler.model.agents import Observed, ObservedPane
+from reconciler.runtime.liveness import process_dead
+from reconciler.runtime.tmux import Tmux
 
 # Free text (session and window names) goes last so a stray tab cannot shift the other fields.
 FIELDS = (
@@ -67,7 +67,7 @@ def observe(tmux: Tmux) -> Observed:
     if result.returncode != 0:
         if not tmux.server_running(result):
             return Observed(panes=(), server_running=False)
-        from reconciler.tmux import TmuxError
+        from reconciler.runtime.tmux import TmuxError
 
         raise TmuxError(f"tmux list-panes failed: {result.stderr.strip()}")
     return Observed(panes=parse_panes(result.stdout))

@@ -68,7 +68,8 @@ def find_notice(lines: Sequence[str], extra_patterns: Sequence[str] = (), driver
     in a line); a named group `reset` gives the reset time, `epoch` a reset in epoch seconds.
     """
     if driver is None:
-        from reconciler.drivers import GENERIC as driver
+        from reconciler.drivers import GENERIC as driver  # lazy: the drivers import this module
+    assert driver is not None
     patterns = [*driver.limit_patterns, *(re.compile(p) for p in extra_patterns)]
     rows = [_ESCAPE.sub("", line).strip() for line in lines]
     for i in range(len(rows) - 1, -1, -1):

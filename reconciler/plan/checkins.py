@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from reconciler.model import Action, DesiredProject, ObservedPane
-from reconciler.model_checkins import (
+from reconciler.model.agents import Action, DesiredProject, ObservedPane
+from reconciler.model.checkins import (
     CreditHold, FireCheckin, Firing, RecoverFiring, Schedule, SendResumeNote, SkipCheckin,
 )
 
@@ -104,6 +104,6 @@ def next_wake(schedules: list[Schedule], holds: Mapping[str, CreditHold], panes:
         hold = effective_hold(schedule.agent, holds, shared, now)
         waiting = desired is not None and _waits(desired, schedule, in_turn, now)
         moments.append(max(schedule.next_due, schedule.retry_after or 0.0, hold.until if hold else 0.0,
-                           schedule.next_due + desired.checkin_max_wait_s if waiting else 0.0))
+                           schedule.next_due + desired.checkin_max_wait_s if waiting and desired is not None else 0.0))
     moments += [h.until for h in holds.values() if h.until > now]
     return min(moments) if moments else None

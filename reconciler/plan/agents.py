@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from reconciler.model import (
+from reconciler.model.agents import (
     Action, AdoptSession, AdoptWindow, AgentFacts, CreateSession, CreateWindow, DeferRestart, DeliverBrief, DesiredProject, KillWindow,
     Observed, ObservedPane, PendingReplace, Plan, Problem, RenameSession, ReplaceAgent, RestartAgent,
 )
@@ -52,7 +52,8 @@ def plan_project(
             and not session_pane.session_project_id:  # not another ORCH_HOME's either
         actions.append(AdoptSession(project, session_pane.session_id, desired.session))
         adopted = adoptable_windows(observed, desired)
-        actions += [AdoptWindow(project, desired.agent(name), pane) for name, pane in adopted.items()]
+        actions += [AdoptWindow(project, agent, pane) for name, pane in adopted.items()
+                    if (agent := desired.agent(name)) is not None]
     elif session_pane is not None and session_pane.session_project != project:
         owner = (f"orch project {session_pane.session_project!r}" if session_pane.session_project
                  else "another ORCH_HOME's orch project" if session_pane.session_project_id else "not orch")

@@ -6,7 +6,12 @@ the executor turns each Action into tmux/git/SQLite work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the check-in and worktree records build on Action and ObservedPane defined here
+    from reconciler.model.checkins import DesiredCheckin
+    from reconciler.model.worktrees import GitSettings
 
 
 # -- desired ------------------------------------------------------------------------------------
@@ -34,7 +39,7 @@ class DesiredProject:
     manifest_path: str
     agents: tuple[DesiredAgent, ...]
     orch_env: tuple[tuple[str, str], ...]  # ORCH_HOME, ORCH_TMUX_SOCKET, for every agent
-    checkins: tuple = ()  # DesiredCheckin (reconciler.model_checkins)
+    checkins: tuple[DesiredCheckin, ...] = ()
     missed_policy: str = "fire_once"  # fire_once | skip
     checkin_when: str = "idle"  # idle | any: wait for an agent that reports a turn to end
     checkin_max_wait_s: float = 600.0  # ... at most this long past the due time
@@ -43,7 +48,7 @@ class DesiredProject:
     credit_shared: bool = False
     stall_after_s: float = 900.0  # a blocked or silent working agent is reported after this long
     escalate_to: str | None = None  # sync.escalate_to: told about conflicts and stalls
-    git: object = None  # GitSettings (reconciler.model_git) when spec.repo is set
+    git: GitSettings | None = None  # when spec.repo is set
 
     def agent(self, name: str) -> DesiredAgent | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -106,8 +111,6 @@ class Observed:
         """tmux as `project` (of `project_id`) sees it: the marks of another ORCH_HOME's project of the
         same name are hidden (never renamed, replaced or killed); a pane or session an older orch
         marked without an id counts as ours in our own session (and is adopted)."""
-        from dataclasses import replace
-
         def ours(mark_id: str, pane: ObservedPane) -> bool:
             return mark_id == project_id or (not mark_id and pane.session_name == session)
 

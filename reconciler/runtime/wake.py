@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterable
 
 from reconciler.home import private_dir
-from reconciler.observe.liveness import process_start
-from reconciler.tmux import Tmux
+from reconciler.runtime.liveness import process_start
+from reconciler.runtime.tmux import Tmux
 
 TMUX_CHANNEL = "orch-wake"
 CHECK_S = 0.5  # how often the tracked agent processes are looked at
@@ -113,12 +113,12 @@ class Waker:
                 unwatchable &= wanted
                 ended = []
                 for key in wanted - set(opened) - unwatchable:
-                    fd = _pidfd(key[0])
-                    if fd is None:
+                    pidfd = _pidfd(key[0])
+                    if pidfd is None:
                         unwatchable.add(key)
                         continue
-                    opened[key], by_fd[fd] = fd, key
-                    poller.register(fd, select.POLLIN)
+                    opened[key], by_fd[pidfd] = pidfd, key
+                    poller.register(pidfd, select.POLLIN)
                     if process_start(key[0]) != key[1]:  # ended, or its pid reused, before the pidfd was open
                         ended.append(key)
                 ended += [by_fd[fd] for fd, _ in poller.poll(CHECK_S * 1000) if fd in by_fd]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from reconciler.model import Action, Problem
-from reconciler.model_git import (
+from reconciler.model.agents import Action, Problem
+from reconciler.model.worktrees import (
     CreateWorktree, Escalate, GitSettings, Integrate, KeepWorktree, RemoveWorktree, RepoFacts, SkipSync,
     SyncRecord, SyncWorktree, WorktreeFacts,
 )
@@ -81,7 +81,7 @@ def plan_worktrees(project: str, git: GitSettings, repo: RepoFacts, facts: Mappi
         if work is None:
             checkout = repo.checkout_at(left.path)
             own = checkout is not None and checkout.branch == f"orch/{agent}"  # never delete a user's branch
-            actions.append(RemoveWorktree(project, agent, left.path, checkout.branch if own else None))
+            actions.append(RemoveWorktree(project, agent, left.path, checkout.branch if checkout is not None and own else None))
         elif (record := records.get(agent)) is None or record.state != "kept":
             actions.append(KeepWorktree(project, agent, left.path, work))
     return actions, problems

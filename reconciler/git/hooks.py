@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import os
 import stat
 from contextlib import contextmanager
@@ -35,9 +34,9 @@ from pathlib import Path
 from typing import Iterator
 
 from reconciler.errors import UserError
-from reconciler.observe.git import git
+from reconciler.git.observe import git
 from reconciler.home import TEMP_TAG, write_atomic
-from reconciler.home import private_dir
+from reconciler.locks import hooks_lock
 
 HOOK_NAMES = ("post-commit", "post-merge", "post-rewrite", "reference-transaction")
 MARKER = "# orch-managed-hook v1"
@@ -241,8 +240,7 @@ def _locked(home: Path | None, folder: Path) -> Iterator[None]:
     if home is None:
         yield
         return
-    digest = hashlib.sha256(os.fsencode(folder)).hexdigest()[:16]
-    lock = private_dir(home / "locks") / f"githooks-{digest}.lock"
+    lock = hooks_lock(home, folder)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from reconciler.model import Action, DesiredProject, Plan
+from reconciler.model.agents import Action, DesiredProject, Plan
 
 _COLOURS = {"+": "32", "~": "33", "-/+": "35", "-": "31"}
 
@@ -20,7 +20,7 @@ DISRUPTIVE = "(restarts a live agent)"
 
 
 def action_document(action: Action) -> dict[str, Any]:
-    document = {"op": action.symbol, "kind": type(action).__name__, "target": action.target, "reason": action.reason}
+    document: dict[str, Any] = {"op": action.symbol, "kind": type(action).__name__, "target": action.target, "reason": action.reason}
     if getattr(action, "disruptive", False):
         document["disruptive"] = True
     return document
@@ -64,7 +64,8 @@ def outcomes_document(project: str, outcomes: list) -> dict[str, Any]:
     return {
         "project": project,
         "ok": all(o.ok for o in outcomes),
-        "actions": [{**action_document(o.action), "ok": o.ok, "result": o.message} for o in outcomes],
+        "actions": [{**action_document(o.action), "ok": o.ok, "status": o.status, "result": o.message}
+                    for o in outcomes],
     }
 
 
