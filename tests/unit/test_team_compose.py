@@ -117,7 +117,8 @@ def test_without_a_key_or_model_orch_says_how_to_enable(tmp_path, monkeypatch):
 
 
 def test_the_anthropic_provider_talks_to_the_messages_api(tmp_path, monkeypatch):
-    pytest.importorskip("anthropic")
+    import anthropic  # noqa: F401  (the test extra installs it: a missing SDK fails here, it never skips)
+
     from tests.realclaude.standin_api import StandinAPI
 
     with StandinAPI() as api:
