@@ -8,8 +8,6 @@ rows, so the figures are table-tested; `collect_metrics` only reads the store.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -207,12 +205,6 @@ def write_textfile(path: Path, content: str) -> None:
         raise UserError(f"{path}: is a folder; give a file path such as {path / 'orch.prom'}")
     if not path.parent.is_dir():
         raise UserError(f"{path.parent}: no such folder (create it, or give --textfile another path)")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(content)
-        os.chmod(temporary, 0o644)  # the collector runs as another user; the figures are not secret
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    from reconciler.home import write_atomic
+
+    write_atomic(path, content, mode=0o644)  # the collector runs as another user; the figures are not secret

@@ -13,15 +13,13 @@ without a write on every watcher pass).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.home import private_dir, project_folder
+from reconciler.home import private_dir, project_folder, write_atomic
 
 FILE = "session_state.json"
 REWRITE_S = 30.0
@@ -106,21 +104,10 @@ def refresh(home: Path, store, desired, observed, now: float | None = None) -> P
     if previous and previous[0] == comparable and now - previous[1] < REWRITE_S and path.exists():
         return path
     heads = {w.agent: _head(w.path) for w in (desired.git.worktrees if desired.git is not None else ())}
-    _write_private(folder, path, json.dumps(content(heads), indent=2) + "\n")
+    private_dir(folder)
+    write_atomic(path, json.dumps(content(heads), indent=2) + "\n")
     _last_written[path] = (comparable, now)
     return path
-
-
-def _write_private(folder: Path, path: Path, text: str) -> None:
-    private_dir(folder)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{FILE}.", suffix=".tmp", dir=folder)  # 0600
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def forget(home: Path, project: str, project_id: str) -> None:
